@@ -129,7 +129,9 @@ func TestDockerIsReal(t *testing.T) {
 	if bytes.Contains(out, []byte(`"error"`)) {
 		t.Fatalf("image build failed: %s", out)
 	}
-	t.Cleanup(func() { _, _ = cli.ImageRemove(t.Context(), tag, image.RemoveOptions{Force: true, PruneChildren: true}) })
+	t.Cleanup(func() {
+		_, _ = cli.ImageRemove(t.Context(), tag, image.RemoveOptions{Force: true, PruneChildren: true})
+	})
 
 	created, err := cli.ContainerCreate(ctx, &container.Config{Image: tag, Labels: map[string]string{"owinvoker.test": "testenv"}}, nil, nil, nil, "")
 	if err != nil {
