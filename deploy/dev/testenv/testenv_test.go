@@ -3,6 +3,7 @@ package testenv_test
 import (
 	"archive/tar"
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -130,14 +131,14 @@ func TestDockerIsReal(t *testing.T) {
 		t.Fatalf("image build failed: %s", out)
 	}
 	t.Cleanup(func() {
-		_, _ = cli.ImageRemove(t.Context(), tag, image.RemoveOptions{Force: true, PruneChildren: true})
+		_, _ = cli.ImageRemove(context.Background(), tag, image.RemoveOptions{Force: true, PruneChildren: true})
 	})
 
 	created, err := cli.ContainerCreate(ctx, &container.Config{Image: tag, Labels: map[string]string{"owinvoker.test": "testenv"}}, nil, nil, nil, "")
 	if err != nil {
 		t.Fatalf("container create: %v", err)
 	}
-	t.Cleanup(func() { _ = cli.ContainerRemove(t.Context(), created.ID, container.RemoveOptions{Force: true}) })
+	t.Cleanup(func() { _ = cli.ContainerRemove(context.Background(), created.ID, container.RemoveOptions{Force: true}) })
 	if err := cli.ContainerStart(ctx, created.ID, container.StartOptions{}); err != nil {
 		t.Fatalf("container start: %v", err)
 	}
