@@ -464,3 +464,40 @@ func TestTimeoutConfig(t *testing.T) {
 		t.Errorf("deadline %v, want %v (20 s × 3, no addon)", next, t0.Add(60*time.Second))
 	}
 }
+
+// TestConcurrentUse schedules and releases from several goroutines; run with -race.
+// Once everything is released, every invoker's semaphore is whole again.
+func TestConcurrentUse(t *testing.T) {
+	b := newTestBalancer(t, Config{}, healthy(4, 1024)...)
+	done := make(chan error)
+	for g := range 4 {
+		go func() {
+			for i := range 500 {
+				id := fmt.Sprintf("g%d-%d", g, i)
+				req := Request{ActivationID: id, Namespace: "guest", Action: fmt.Sprintf("guest/a%d", i%3), MemoryMB: 256, MaxConcurrent: 1 + i%3}
+				if _, err := b.Schedule(t0, req); err != nil {
+					done <- err
+					return
+				}
+				if i%4 == 0 {
+					_ = b.UpdateInvokers(healthy(4, 1024))
+				}
+				if _, ok := b.Release(id); !ok {
+					done <- fmt.Errorf("Release(%s) = false", id)
+					return
+				}
+			}
+			done <- nil
+		}()
+	}
+	for range 4 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, s := range b.Invokers() {
+		if s.FreeMB != s.CapacityMB || s.Active != 0 {
+			t.Errorf("invoker %d after all releases: %d of %d MB free, %d active", s.ID, s.FreeMB, s.CapacityMB, s.Active)
+		}
+	}
+}
