@@ -12,8 +12,11 @@ import (
 // now. They are omitted when zero, and spray-json ignores unknown members,
 // so the Scala controller reads these pings unchanged.
 type PingMessage struct {
-	Name              InvokerInstanceID
-	Enabled           bool // written as isEnabled; absent on read means true
+	Name InvokerInstanceID
+	// Enabled is written as isEnabled; absent on read means true. Note that
+	// the zero value is a disabled ping, which makes every controller mark
+	// the invoker offline: set Enabled: true for the regular heartbeat.
+	Enabled           bool
 	LendableCPUMillis int
 	LendableMemoryMB  int
 }
