@@ -66,7 +66,7 @@ const (
 	MsgInitExited      = "The action did not initialize and exited unexpectedly."
 	MsgRunExited       = "The action did not produce a valid response and exited unexpectedly."
 	MsgOOM             = "The action exhausted its memory and was aborted."
-	MsgInitFailed      = "The action failed during initialization"                       // + ": <body>" or "."
+	MsgInitFailed      = "The action failed during initialization"                        // + ": <body>" or "."
 	MsgInvalidResponse = "The action did not produce a valid JSON or JSON Array response" // + ": <body>" or "."
 	MsgTruncated       = "The action produced a response that exceeded the allowed length: %d > %d bytes. The truncated response was: %s"
 )

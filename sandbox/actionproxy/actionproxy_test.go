@@ -223,12 +223,14 @@ func TestInit(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var got initBody
+			sent := make(chan initBody, 1)
 			c := server(t, func(w http.ResponseWriter, r *http.Request) {
 				if r.URL.Path != "/init" || r.Header.Get("Content-Type") != "application/json" {
 					t.Errorf("request %s %s %v", r.Method, r.URL, r.Header)
 				}
+				var got initBody
 				_ = json.NewDecoder(r.Body).Decode(&got)
+				sent <- got
 				tt.handler(w, r)
 			})
 			r, err := c.Init(t.Context(), InitRequest{Name: "hello", Code: "code", Env: map[string]string{"__OW_NAMESPACE": "guest"}, Timeout: 300 * time.Millisecond})
@@ -239,7 +241,7 @@ func TestInit(t *testing.T) {
 				t.Errorf("Init = %v %s\nwant %v %s", r.Status, r.Result, tt.wantStatus, tt.wantResult)
 			}
 			want := initValue{Name: "hello", Main: "main", Code: "code", Env: map[string]string{"__OW_NAMESPACE": "guest"}}
-			if fmt.Sprint(got.Value) != fmt.Sprint(want) {
+			if got := <-sent; fmt.Sprint(got.Value) != fmt.Sprint(want) {
 				t.Errorf("the proxy got %+v, want %+v", got.Value, want)
 			}
 		})
