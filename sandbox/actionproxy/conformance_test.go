@@ -509,4 +509,3 @@ func zipOf(tb testing.TB, files map[string]string, modes map[string]os.FileMode)
 	}
 	return base64.StdEncoding.EncodeToString(buf.Bytes())
 }
-
