@@ -39,11 +39,14 @@ image_of() {
   esac
 }
 
+# Debian's python3-minimal has the interpreter; json and the rest of the stdlib the launcher
+# uses come with libpython3.X-stdlib.
 ensure_python() {
-  [ -x "$python_bin" ] && return 0
-  log "installing Debian's python3-minimal for $python_bin"
+  local ver; ver=$(basename "$python_bin" | sed 's/^python//')
+  [ -x "$python_bin" ] && [ -f "/usr/lib/python$ver/json/__init__.py" ] && return 0
+  log "installing Debian's python3-minimal and libpython$ver-stdlib for $python_bin"
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq && apt-get install -y -qq python3-minimal >/dev/null
+  apt-get update -qq && apt-get install -y -qq python3-minimal "libpython$ver-stdlib" >/dev/null
 }
 
 # Hash of the proxy's sources and of the files each image is made from. Interpreters are
