@@ -66,9 +66,22 @@ func (p *Producer) Send(ctx context.Context, topic string, value []byte) error {
 	if len(value) > p.cfg.MaxBytes {
 		return fmt.Errorf("send to %s: %d bytes: %w", topic, len(value), ErrTooLarge)
 	}
-	err := p.w.WriteMessages(ctx, kafka.Message{Topic: topic, Value: value})
-	if err == nil {
-		return nil
+	var err error
+	// A topic that was just created (or auto-created by this write) is unknown to the
+	// partition leader for a moment; wait for it rather than fail.
+	for delay := 50 * time.Millisecond; ; delay *= 2 {
+		err = p.w.WriteMessages(ctx, kafka.Message{Topic: topic, Value: value})
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, kafka.UnknownTopicOrPartition) && !errors.Is(err, kafka.LeaderNotAvailable) || delay > 3*time.Second {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("send to %s: %w", topic, err)
+		case <-time.After(delay):
+		}
 	}
 	var werr kafka.WriteErrors
 	if errors.As(err, &werr) && len(werr) == 1 && werr[0] != nil {

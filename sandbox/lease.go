@@ -1,0 +1,58 @@
+package sandbox
+
+import (
+	"context"
+
+	"github.com/owinvoker/owinvoker/sandbox/actionproxy"
+)
+
+// Lease is a container reserved for one activation.
+type Lease struct {
+	s *Sandbox
+	e *entry
+
+	Start Start
+	// Proxy talks to the container's action proxy.
+	Proxy *actionproxy.Client
+	Name  string
+	ID    string
+	// Initialized: /init already ran in this container; send /run only.
+	Initialized bool
+	// Sentinelled: the runtime writes log sentinels and the container runs one activation at
+	// a time, so logs can be attributed to this activation.
+	Sentinelled bool
+	released    bool
+}
+
+// MarkInitialized records a successful /init: the container now belongs to its action.
+func (l *Lease) MarkInitialized() {
+	l.s.mu.Lock()
+	l.e.initialized = true
+	l.s.mu.Unlock()
+	l.Initialized = true
+}
+
+// Logs reads this activation's log lines (spec §8.6). ok is false when collection failed
+// (the container should then be destroyed).
+func (l *Lease) Logs(ctx context.Context, limitBytes int64, waitSentinels, developerError bool) (lines []string, ok bool) {
+	if l.e.logs == nil {
+		return nil, true
+	}
+	return l.e.logs.collect(ctx, l.s.now, limitBytes, waitSentinels, developerError)
+}
+
+// OOMKilled reports whether the engine killed the container for running out of memory.
+func (l *Lease) OOMKilled(ctx context.Context) bool {
+	st, err := l.s.docker.Inspect(ctx, l.ID)
+	return err == nil && st.OOMKilled
+}
+
+// Release gives the container back: destroy removes it, otherwise it stays warm for the
+// next activation of the same action. Release is idempotent.
+func (l *Lease) Release(destroy bool) {
+	if l.released {
+		return
+	}
+	l.released = true
+	l.s.release(l.e, destroy)
+}
