@@ -5,11 +5,14 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -119,8 +122,9 @@ func startBurner(t *testing.T, api *dclient.Client, res container.Resources, arg
 	return box{id: created.ID, pid: info.State.Pid}
 }
 
-// sampleFor takes a sample every period for d and returns every snapshot.
-func sampleFor(t *testing.T, p *profile.Profiler, d, period time.Duration) []profile.Snapshot {
+// sampleFor takes a sample every period for d and returns every snapshot. after, if not nil, runs
+// right after each sample.
+func sampleFor(t *testing.T, p *profile.Profiler, d, period time.Duration, after func()) []profile.Snapshot {
 	t.Helper()
 	var snaps []profile.Snapshot
 	tick := time.NewTicker(period)
@@ -132,11 +136,48 @@ func sampleFor(t *testing.T, p *profile.Profiler, d, period time.Duration) []pro
 			t.Fatalf("Sample: %v", err)
 		}
 		snaps = append(snaps, snap)
+		if after != nil {
+			after()
+		}
 		if !now.Before(end) {
 			return snaps
 		}
 	}
 	return nil
+}
+
+// procCPU returns the CPU time of a process and all its threads (utime+stime from
+// /proc/<pid>/stat, in USER_HZ ticks): a kernel account independent of the cgroup counters.
+func procCPU(t *testing.T, pid int) time.Duration {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Fields after the ")" that ends the command name: state is field 3, utime 14, stime 15.
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	ut, err1 := strconv.ParseInt(f[11], 10, 64)
+	st, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		t.Fatalf("parse /proc/%d/stat: %q", pid, b)
+	}
+	const userHZ = 100
+	return time.Duration(ut+st) * time.Second / userHZ
+}
+
+// index returns the position of container id in a snapshot, or -1.
+func index(s profile.Snapshot, id string) int {
+	for i, c := range s.Containers {
+		if c.ID == id {
+			return i
+		}
+	}
+	return -1
+}
+
+// agree reports whether got is within 5 % (plus 30 ms for tick resolution) of want.
+func agree(got, want time.Duration) bool {
+	return math.Abs(float64(got-want)) <= 0.05*float64(want)+float64(30*time.Millisecond)
 }
 
 func meanCores(s profile.Summary) float64 {
@@ -171,7 +212,15 @@ func TestFilesDocker(t *testing.T) {
 		}
 	}
 	began := time.Now()
-	snaps := sampleFor(t, p, 3500*time.Millisecond, 100*time.Millisecond)
+	// The processes' own CPU time, read right after each sample.
+	var procs []map[string]time.Duration
+	snaps := sampleFor(t, p, 3500*time.Millisecond, 100*time.Millisecond, func() {
+		m := map[string]time.Duration{}
+		for name, b := range boxes {
+			m[name] = procCPU(t, b.pid)
+		}
+		procs = append(procs, m)
+	})
 	last := snaps[len(snaps)-1]
 	if len(last.Failed) > 0 || len(last.Containers) != len(boxes) {
 		t.Fatalf("last snapshot: %d containers, failed %v; want %d, none failed", len(last.Containers), last.Failed, len(boxes))
@@ -185,22 +234,6 @@ func TestFilesDocker(t *testing.T) {
 		}
 		t.Logf("%-9s %+v (mean %.3f cores)", name, sum[name], meanCores(sum[name]))
 	}
-	if c := meanCores(sum["busy"]); c < 0.7 || c > 1.1 {
-		t.Errorf("busy container: %.3f cores, want about 1 (0.7..1.1)", c)
-	}
-	if c := meanCores(sum["idle"]); c > 0.02 {
-		t.Errorf("idle container: %.3f cores, want about 0", c)
-	}
-	if c := meanCores(sum["throttled"]); c < 0.4 || c > 0.56 {
-		t.Errorf("container with --cpus 0.5 burning 2 threads: %.3f cores, want about 0.5", c)
-	}
-	if sum["throttled"].Throttled < 500*time.Millisecond {
-		t.Errorf("container with --cpus 0.5 burning 2 threads: throttled %v in %v, want at least 0.5 s", sum["throttled"].Throttled, to.Sub(from))
-	}
-	if sum["busy"].Throttled != 0 {
-		t.Errorf("busy container without quota throttled %v, want 0", sum["busy"].Throttled)
-	}
-
 	// Memory growth: small before the allocation, the allocation on top after it.
 	grow, err := p.Samples("grow", time.Time{})
 	if err != nil {
@@ -228,6 +261,46 @@ func TestFilesDocker(t *testing.T) {
 	t.Logf("spiky: %d windows, peak above 48 MiB in %d, usage above 48 MiB in %d", len(spiky), peakWins, usageWins)
 	if peakWins < 6 || peakWins <= usageWins {
 		t.Errorf("spiky container (64 MiB for 30 ms every 300 ms, ~10 spikes): peak seen in %d of %d windows, usage in %d; want >= 6 and more than usage", peakWins, len(spiky), usageWins)
+	}
+
+	// Whole run: the cgroup counter against the processes' own CPU time, which holds however
+	// loaded the shared host is.
+	granted := map[string]float64{} // cores the process actually got
+	for name := range boxes {
+		first, last := snaps[0], snaps[len(snaps)-1]
+		got := last.Containers[index(last, name)].Sample.CPU - first.Containers[index(first, name)].Sample.CPU
+		want := procs[len(procs)-1][name] - procs[0][name]
+		granted[name] = float64(want) / float64(last.At.Sub(first.At))
+		t.Logf("%-9s cgroup files %v, process account %v", name, got, want)
+		if !agree(got, want) {
+			t.Errorf("%s: cgroup files say %v of CPU over the run, the process's own account %v", name, got, want)
+		}
+	}
+	if c := meanCores(sum["idle"]); c > 0.02 {
+		t.Errorf("idle container: %.3f cores, want about 0", c)
+	}
+	if c := meanCores(sum["busy"]); c > 1.1 {
+		t.Errorf("busy container (one thread): %.3f cores, want at most 1", c)
+	}
+	if c := meanCores(sum["throttled"]); c > 0.56 {
+		t.Errorf("container with --cpus 0.5 burning 2 threads: %.3f cores, want at most 0.5", c)
+	}
+	if sum["busy"].Throttled != 0 {
+		t.Errorf("busy container without quota throttled %v, want 0", sum["busy"].Throttled)
+	}
+	// The absolute figures need CPUs to spare: other tests share this host's two.
+	if granted["busy"] < 0.8 {
+		t.Logf("host overloaded (the busy process got %.2f cores): absolute checks skipped", granted["busy"])
+		return
+	}
+	if c := meanCores(sum["busy"]); c < 0.8 {
+		t.Errorf("busy container: %.3f cores, want about 1", c)
+	}
+	if c := meanCores(sum["throttled"]); c < 0.4 {
+		t.Errorf("container with --cpus 0.5 burning 2 threads: %.3f cores, want about 0.5", c)
+	}
+	if sum["throttled"].Throttled < 200*time.Millisecond {
+		t.Errorf("container with --cpus 0.5 burning 2 threads: throttled %v in %v, want at least 0.2 s", sum["throttled"].Throttled, to.Sub(from))
 	}
 }
 
@@ -299,9 +372,9 @@ func TestBPFDocker(t *testing.T) {
 		db, df, ratio, 100*sumAbs/float64(n), 100*worst, n)
 	t.Logf("idle over 5 s: ebpf %v, cgroup %v", pb["idle"]-b0["idle"], pf["idle"]-f0["idle"])
 	if df < 3*time.Second {
-		t.Errorf("busy container used only %v of CPU in 5 s by the cgroup counter; the host is too loaded to compare", df)
+		t.Logf("host overloaded: the busy container got only %v of CPU in 5 s", df)
 	}
-	if math.Abs(ratio-1) > 0.05 {
+	if math.Abs(ratio-1) > 0.05 && math.Abs(float64(db-df)) > float64(10*time.Millisecond) {
 		t.Errorf("ebpf/cgroup CPU over 5 s = %.4f (ebpf %v, cgroup %v), want within 5 %%", ratio, db, df)
 	}
 	if d := pb["idle"] - b0["idle"]; d > 20*time.Millisecond {
@@ -320,14 +393,17 @@ func TestBPFDocker(t *testing.T) {
 		if err := p.Add("busy", busy.pid); err != nil {
 			t.Fatal(err)
 		}
-		began := time.Now()
-		snaps := sampleFor(t, p, 1500*time.Millisecond, 100*time.Millisecond)
-		sum, err := p.Summary("busy", began.Add(300*time.Millisecond), snaps[len(snaps)-1].At)
+		_, f0 := read()
+		snaps := sampleFor(t, p, 2*time.Second, 100*time.Millisecond, nil)
+		_, f1 := read()
+		first, last := snaps[0].Containers[0].Sample, snaps[len(snaps)-1].Containers[0].Sample
+		sum, err := p.Summary("busy", first.At, last.At)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if c := meanCores(sum); c < 0.7 || c > 1.1 {
-			t.Errorf("busy container through the ebpf profiler: %.3f cores, want about 1", c)
+		t.Logf("busy through the ebpf profiler: %+v; cgroup files %v", sum, f1["busy"]-f0["busy"])
+		if got, want := last.CPU-first.CPU, f1["busy"]-f0["busy"]; !agree(got, want) || sum.CPU < got*9/10 {
+			t.Errorf("busy container through the ebpf profiler: %v of CPU (summary %v), cgroup files %v", got, sum.CPU, want)
 		}
 		if sum.PeakMemory == 0 {
 			t.Error("ebpf profiler reported no memory: memory must still come from the files")
