@@ -91,6 +91,11 @@ func NewBPFSource(cfg Config, log *zap.Logger) (*BPFSource, error) {
 	if err := probeBPF(); err != nil {
 		return nil, err
 	}
+	if log == nil {
+		log = zap.NewNop()
+	}
+	// Kernels before 5.11 charge BPF memory to RLIMIT_MEMLOCK; this raises the process's limit
+	// there and does nothing on newer kernels.
 	if err := rlimit.RemoveMemlock(); err != nil {
 		return nil, notSupported("raise memlock limit", err)
 	}

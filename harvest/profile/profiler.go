@@ -91,6 +91,9 @@ func New(cfg Config, log *zap.Logger) (*Profiler, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
+	if log == nil {
+		log = zap.NewNop()
+	}
 	log = log.Named("profile")
 	layout, err := NewLayout(cfg.ProcRoot)
 	if err != nil {
