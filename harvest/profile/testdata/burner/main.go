@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/signal"
 	"runtime"
 	"syscall"
 	"time"
@@ -16,6 +17,7 @@ func main() {
 	cores := flag.Float64("cpu", 0, "cores to keep busy (1.5 = one busy thread and one at 50 %)")
 	mem := flag.Int("mem", 0, "MiB to allocate, touch and hold")
 	memAfter := flag.Duration("mem-after", 0, "wait this long before allocating -mem")
+	memOnUSR1 := flag.Int("mem-on-usr1", 0, "MiB to allocate, touch and hold on every SIGUSR1")
 	spike := flag.Int("spike", 0, "MiB to map, touch and unmap repeatedly")
 	spikeEvery := flag.Duration("spike-every", 300*time.Millisecond, "time between spikes")
 	spikeFor := flag.Duration("spike-for", 20*time.Millisecond, "how long a spike is held")
@@ -29,6 +31,16 @@ func main() {
 			time.Sleep(*memAfter)
 			touch(*mem) // never unmapped: held until the container stops
 			fmt.Println("holding", *mem, "MiB")
+		}()
+	}
+	if *memOnUSR1 > 0 {
+		sig := make(chan os.Signal, 1)
+		signal.Notify(sig, syscall.SIGUSR1)
+		go func() {
+			for range sig {
+				touch(*memOnUSR1)
+				fmt.Println("allocated", *memOnUSR1, "MiB more")
+			}
 		}()
 	}
 	if *spike > 0 {
