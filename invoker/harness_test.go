@@ -131,7 +131,7 @@ func newHarness(t *testing.T, o harnessOpts) *harness {
 	t.Cleanup(func() { h.producer.Close() })
 	h.acks = newAckReader(t, h.kafka, message.CompletedTopic(h.prefix, "0"))
 
-	h.docker, err = docker.New(docker.Config{}, log)
+	h.docker, err = docker.New(docker.Config{ExtraEnv: []string{"__OW_ALLOW_CONCURRENT=true"}}, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -363,4 +363,9 @@ func kinds(acks []message.Ack) string {
 		s = append(s, a.Kind().String())
 	}
 	return strings.Join(s, ",")
+}
+
+func newTopicReader(addr, topic string) *kafka.Reader {
+	return kafka.NewReader(kafka.ReaderConfig{Brokers: []string{addr}, Topic: topic, GroupID: topic + "-" + testenv.UniqueName("r"),
+		StartOffset: kafka.FirstOffset, MaxWait: 100 * time.Millisecond})
 }

@@ -179,6 +179,9 @@ func (inv *Invoker) Disable(ctx context.Context) string {
 func (inv *Invoker) Run(ctx context.Context) error {
 	topic := message.InvokerTopic(inv.cfg.TopicPrefix, inv.cfg.Instance.Instance)
 	if err := broker.EnsureTopic(ctx, inv.cfg.Brokers, topic, broker.InvokerTopicConfig(inv.cfg.Replication)); err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped while starting
+		}
 		return err
 	}
 	consumer, err := broker.NewConsumer(broker.ConsumerConfig{Brokers: inv.cfg.Brokers, Topic: topic,

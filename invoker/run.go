@@ -226,7 +226,9 @@ func (inv *Invoker) proxyResponse(ctx context.Context, lease *sandbox.Lease, res
 		}
 		return message.ErrorTextResponse(message.StatusWhiskError, message.TextAbnormalRun)
 	}
-	if resp.ConnectionLost && lease.OOMKilled(ctx) {
+	// A process of the action that died (the proxy answers "command exited", or the
+	// connection dropped) may have been killed by the OOM killer: say so, as OpenWhisk does.
+	if resp.Status == actionproxy.DeveloperError && !resp.Timeout && lease.OOMKilled(ctx) {
 		return message.ErrorTextResponse(message.StatusDeveloperError, message.TextMemoryExhausted)
 	}
 	r := message.ActivationResponse{StatusCode: message.StatusCode(resp.Status), Result: resp.Result}
@@ -246,6 +248,7 @@ func (inv *Invoker) collectLogs(ctx context.Context, lease *sandbox.Lease, f *Fe
 	}
 	sentinels := !developerError && lease.Sentinelled
 	lines, ok := lease.Logs(ctx, limit, sentinels, developerError)
+	inv.log.Debug("logs collected", zap.Bool("sentinels", sentinels), zap.Int("lines", len(lines)), zap.Bool("ok", ok))
 	act.Logs = lines
 	if !ok {
 		*destroy = true

@@ -3,6 +3,8 @@ package sandbox
 import (
 	"context"
 
+	"go.uber.org/zap"
+
 	"github.com/owinvoker/owinvoker/sandbox/actionproxy"
 )
 
@@ -29,6 +31,7 @@ func (l *Lease) MarkInitialized() {
 	l.s.mu.Lock()
 	l.e.initialized = true
 	l.s.mu.Unlock()
+	l.e.settle(true)
 	l.Initialized = true
 }
 
@@ -43,8 +46,11 @@ func (l *Lease) Logs(ctx context.Context, limitBytes int64, waitSentinels, devel
 
 // OOMKilled reports whether the engine killed the container for running out of memory.
 func (l *Lease) OOMKilled(ctx context.Context) bool {
-	st, err := l.s.docker.Inspect(ctx, l.ID)
-	return err == nil && st.OOMKilled
+	n, err := l.s.docker.OOMKills(ctx, l.ID)
+	if err != nil {
+		l.s.log.Debug("oom check", zap.Error(err))
+	}
+	return n > 0
 }
 
 // Release gives the container back: destroy removes it, otherwise it stays warm for the

@@ -32,6 +32,10 @@ import (
 // has at all: it could never be placed.
 var ErrTooLarge = errors.New("sandbox: action memory exceeds the invoker's user memory")
 
+// ErrContainerFailed is returned by Acquire to an activation that waited for a container of
+// its action to start and initialize, when that failed.
+var ErrContainerFailed = errors.New("sandbox: the container failed to start or initialize")
+
 // LabelInvoker marks every container of an invoker with its container-name prefix, so that
 // leftovers of an earlier run are found and removed at start-up.
 const LabelInvoker = "owinvoker.invoker"
@@ -130,6 +134,24 @@ type entry struct {
 	logs        *logCursor
 	sentinelled bool
 	pausing     bool // a pause is under way
+
+	// initDone is closed once the container's first activation has initialized it (initOK)
+	// or it failed before that; concurrent activations of the same action wait for it.
+	initDone chan struct{}
+	initOnce sync.Once
+	initOK   bool
+}
+
+// settle records the outcome of the container's /init and releases the activations waiting
+// for it. Only the first call counts.
+func (e *entry) settle(ok bool) {
+	if e.initDone == nil {
+		return
+	}
+	e.initOnce.Do(func() {
+		e.initOK = ok
+		close(e.initDone)
+	})
 }
 
 type waiter struct {
@@ -418,6 +440,7 @@ func (s *Sandbox) placeLocked(req Request) *placement {
 	}
 	if stem != nil {
 		stem.key, stem.state, stem.active, stem.maxActive, stem.lastUsed = key, ready, 1, req.Concurrency, s.now()
+		stem.initDone = make(chan struct{})
 		s.backfillLocked()
 		return &placement{req: req, entry: stem, start: Prewarm}
 	}
@@ -448,7 +471,8 @@ func (s *Sandbox) placeLocked(req Request) *placement {
 		}
 	}
 	e := &entry{key: key, kind: req.Kind, image: req.Image, memoryMB: req.MemoryMB, state: starting, active: 1,
-		maxActive: req.Concurrency, created: s.now(), lastUsed: s.now(), sentinelled: req.Sentinelled}
+		maxActive: req.Concurrency, created: s.now(), lastUsed: s.now(), sentinelled: req.Sentinelled,
+		initDone: make(chan struct{})}
 	s.entries[e] = struct{}{}
 	s.memUsed += e.memoryMB
 	return &placement{req: req, entry: e, start: Cold, evict: evict}
@@ -463,6 +487,7 @@ func (s *Sandbox) dropLocked(e *entry) {
 	delete(s.entries, e)
 	s.memUsed -= e.memoryMB
 	e.state = removing
+	e.settle(false)
 }
 
 // carryOut performs a placement's docker work outside the lock.
@@ -504,8 +529,29 @@ func (s *Sandbox) carryOut(ctx context.Context, p *placement) (*Lease, error) {
 			return s.Acquire(ctx, p.req)
 		}
 	}
-	return &Lease{s: s, e: e, Start: p.start, Proxy: e.proxy, Name: e.ctr.Name, ID: e.ctr.ID,
-		Initialized: e.initialized, Sentinelled: e.sentinelled && p.req.Concurrency == 1}, nil
+	if p.start == Warm {
+		s.mu.Lock()
+		initialized := e.initialized
+		s.mu.Unlock()
+		if !initialized && e.initDone != nil {
+			// Another activation of this action is starting or initializing the container.
+			select {
+			case <-e.initDone:
+			case <-ctx.Done():
+				s.release(e, false)
+				return nil, ctx.Err()
+			}
+			if !e.initOK {
+				s.release(e, false)
+				return nil, ErrContainerFailed
+			}
+		}
+	}
+	s.mu.Lock()
+	l := &Lease{s: s, e: e, Start: p.start, Proxy: e.proxy, Name: e.ctr.Name, ID: e.ctr.ID,
+		Initialized: e.initialized, Sentinelled: e.sentinelled && p.req.Concurrency == 1}
+	s.mu.Unlock()
+	return l, nil
 }
 
 // spec builds the docker run of a container.

@@ -67,6 +67,10 @@ func run(ctx context.Context, args, env []string, stdout, stderr *os.File) error
 		Dir:        *dir,
 		Compiler:   vars["OW_COMPILER"],
 		WaitForAck: truthy(vars["OW_WAIT_FOR_ACK"]),
+		// Concurrent /run needs both the operator's consent (__OW_ALLOW_CONCURRENT, set by
+		// the invoker) and a launcher that answers tagged requests (OW_CONCURRENT_LAUNCHER,
+		// set by the image).
+		Concurrent: truthy(vars["__OW_ALLOW_CONCURRENT"]) && truthy(vars["OW_CONCURRENT_LAUNCHER"]),
 		Env:        childEnv,
 		Stdout:     stdout,
 		Stderr:     stderr,

@@ -109,10 +109,10 @@ base_rootfs() {
 }
 
 import_rootfs() {
-  local fs=$1 image=$2 hash=$3
+  local fs=$1 image=$2 hash=$3 extra_env=${4:-}
   tar -C "$fs" --numeric-owner --owner=0 --group=0 -c . | docker import \
     -c 'WORKDIR /action' \
-    -c 'ENV OW_COMPILER=/usr/lib/owruntime/compile OW_WAIT_FOR_ACK=1 PATH=/usr/local/bin:/usr/bin:/bin' \
+    -c "ENV OW_COMPILER=/usr/lib/owruntime/compile OW_WAIT_FOR_ACK=1 PATH=/usr/local/bin:/usr/bin:/bin${extra_env:+ $extra_env}" \
     -c 'EXPOSE 8080' \
     -c "LABEL $label=$hash" \
     -c 'ENTRYPOINT ["/bin/proxy"]' \
@@ -136,7 +136,8 @@ build_nodejs() {
   if command -v strip >/dev/null; then strip "$fs/usr/bin/node" 2>/dev/null || true; fi
   cp "$here/nodejs/launcher.js" "$fs/usr/lib/owruntime/launcher.js"
   install -m 0755 "$here/nodejs/compile" "$fs/usr/lib/owruntime/compile"
-  import_rootfs "$fs" "$image" "$hash"
+  # The Node launcher answers concurrent activations (__OW_ALLOW_CONCURRENT=true).
+  import_rootfs "$fs" "$image" "$hash" OW_CONCURRENT_LAUNCHER=1
 }
 
 build_python() {

@@ -63,6 +63,8 @@ type Config struct {
 	LogRoot string
 	// ParallelRuns bounds concurrent create+start (whisk.docker.client.parallel-runs, 10).
 	ParallelRuns int
+	// CgroupRoot is where the host's cgroup filesystem is mounted (default /sys/fs/cgroup).
+	CgroupRoot string
 }
 
 // Client talks to one Docker engine.

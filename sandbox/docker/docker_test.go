@@ -209,6 +209,9 @@ func TestOOMKillIsReported(t *testing.T) {
 	if st.Running || !st.OOMKilled {
 		t.Fatalf("after eating 200 MB in 64 MB: %+v, want stopped and OOMKilled", st)
 	}
+	if n, err := c.OOMKills(t.Context(), ctr.ID); err != nil || n < 1 {
+		t.Fatalf("OOMKills = %d, %v; want ≥ 1", n, err)
+	}
 }
 
 func TestRunErrorsAreClassified(t *testing.T) {

@@ -32,6 +32,30 @@ function errorValue(e) {
   return e;
 }
 
+// activate runs one activation and returns its result once the action's output is out.
+async function activate(fn, req) {
+  for (const [k, v] of Object.entries(req)) {
+    if (k !== 'value') process.env['__OW_' + k.toUpperCase()] = envText(v);
+  }
+  let result;
+  try {
+    result = await fn(req.value === undefined ? {} : req.value);
+    if (result === undefined) result = {};
+  } catch (e) {
+    console.error(e);
+    result = { error: errorValue(e) };
+  }
+  // The proxy writes the log sentinels as soon as the result arrives; Node may still hold
+  // output for a pipe, so wait until everything written so far has left the process.
+  await drain(process.stdout);
+  await drain(process.stderr);
+  return result;
+}
+
+function drain(stream) {
+  return new Promise((resolve) => stream.write('', () => resolve()));
+}
+
 exports.serve = async function serve(entry, main) {
   const ack = !!process.env.__OW_WAIT_FOR_ACK;
   let fn;
@@ -56,17 +80,13 @@ exports.serve = async function serve(entry, main) {
       send({ error: `invalid request: ${e.message}` });
       continue;
     }
-    for (const [k, v] of Object.entries(req)) {
-      if (k !== 'value') process.env['__OW_' + k.toUpperCase()] = envText(v);
+    if (req.__ow_seq !== undefined) {
+      // Concurrent mode (__OW_ALLOW_CONCURRENT): run without waiting, answer tagged.
+      const seq = req.__ow_seq;
+      delete req.__ow_seq;
+      activate(fn, req).then((result) => send({ __ow_seq: seq, result }));
+      continue;
     }
-    let result;
-    try {
-      result = await fn(req.value === undefined ? {} : req.value);
-      if (result === undefined) result = {};
-    } catch (e) {
-      console.error(e);
-      result = { error: errorValue(e) };
-    }
-    send(result);
+    send(await activate(fn, req));
   }
 };

@@ -82,6 +82,9 @@ type Config struct {
 	MaxResultBytes int64
 	// MaxUnzipBytes bounds the extracted size of a zipped action. Default 1 GiB.
 	MaxUnzipBytes int64
+	// Concurrent lets /run requests reach the child at once, tagged (see router); for
+	// containers started with __OW_ALLOW_CONCURRENT=true whose launcher supports it.
+	Concurrent bool
 	// Log receives the proxy's own diagnostics (never parameters, results or code).
 	// Nil means no logging: the proxy's stderr is the user's log.
 	Log *zap.Logger
@@ -118,7 +121,8 @@ type Server struct {
 	mu       sync.Mutex // guards the fields below
 	attempts int        // /init attempts so far, names the action directories
 	initing  bool
-	child    *child // nil until an /init succeeded
+	child    *child  // nil until an /init succeeded
+	router   *router // concurrent mode only
 
 	runSlot chan struct{} // one /run at a time talks to the child
 }
@@ -130,7 +134,11 @@ func New(cfg Config) (*Server, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	return &Server{cfg: cfg, log: cfg.Log.Named("proxy"), runSlot: make(chan struct{}, 1)}, nil
+	slots := 1
+	if cfg.Concurrent {
+		slots = 1024
+	}
+	return &Server{cfg: cfg, log: cfg.Log.Named("proxy"), runSlot: make(chan struct{}, slots)}, nil
 }
 
 // ServeHTTP routes POST /init and POST /run.
@@ -392,7 +400,11 @@ func (s *Server) handleRun(w http.ResponseWriter, r *http.Request) {
 	}
 
 	s.mu.Lock()
-	c := s.child
+	c, rt := s.child, s.router
+	if c != nil && s.cfg.Concurrent && rt == nil {
+		rt = newRouter(c)
+		s.router = rt
+	}
 	s.mu.Unlock()
 	if c == nil {
 		writeError(w, http.StatusInternalServerError, MsgNotInit)
@@ -412,7 +424,12 @@ func (s *Server) handleRun(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	line.WriteByte('\n')
-	result, err := c.call(r.Context(), line.Bytes())
+	var result []byte
+	if rt != nil {
+		result, err = rt.call(r.Context(), line.Bytes())
+	} else {
+		result, err = c.call(r.Context(), line.Bytes())
+	}
 	s.writeSentinels()
 	switch {
 	case errors.Is(err, errExited):
