@@ -264,3 +264,26 @@ func sleep(ctx context.Context, d time.Duration) bool {
 		return true
 	}
 }
+
+// InvokerStatus is an invoker as this controller sees it: its health and the
+// balancer's books on it.
+type InvokerStatus struct {
+	balancer.InvokerStatus
+	State supervisor.State
+}
+
+// Invokers returns every invoker this controller knows, indexed by id.
+func (c *Controller) Invokers() []InvokerStatus {
+	c.health.Lock()
+	states := c.supervisor.Status()
+	books := c.balancer.Invokers()
+	c.health.Unlock()
+	out := make([]InvokerStatus, len(states))
+	for id, s := range states {
+		out[id].State = s
+		if id < len(books) {
+			out[id].InvokerStatus = books[id]
+		}
+	}
+	return out
+}
