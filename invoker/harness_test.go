@@ -29,7 +29,7 @@ import (
 // publishes ActivationMessages on invoker0 and reads acks from completed0 and records from
 // the activations database.
 type harness struct {
-	t        *testing.T
+	t        testing.TB
 	kafka    string
 	prefix   string // topic prefix of this test
 	unique   string // invoker uniqueName of this test (container names)
@@ -58,7 +58,7 @@ type harnessOpts struct {
 
 // runtimeImages builds the runtime images once per machine (the script skips images that are
 // up to date).
-func runtimeImages(t *testing.T) {
+func runtimeImages(t testing.TB) {
 	t.Helper()
 	testenv.Docker(t)
 	root, err := testenv.RepoRoot()
@@ -71,7 +71,7 @@ func runtimeImages(t *testing.T) {
 	}
 }
 
-func testManifest(t *testing.T, stemCells bool) *manifest.Manifest {
+func testManifest(t testing.TB, stemCells bool) *manifest.Manifest {
 	t.Helper()
 	root, _ := testenv.RepoRoot()
 	data, err := os.ReadFile(filepath.Join(root, "deploy", "runtimes.json"))
@@ -95,7 +95,7 @@ func testManifest(t *testing.T, stemCells bool) *manifest.Manifest {
 	return m
 }
 
-func newHarness(t *testing.T, o harnessOpts) *harness {
+func newHarness(t testing.TB, o harnessOpts) *harness {
 	t.Helper()
 	runtimeImages(t)
 	h := &harness{t: t, kafka: testenv.Kafka(t)}
@@ -290,13 +290,14 @@ type ackReader struct {
 	cond *sync.Cond
 }
 
-func newAckReader(t *testing.T, addr, topic string) *ackReader {
+func newAckReader(t testing.TB, addr, topic string) *ackReader {
 	if err := broker.EnsureTopic(t.Context(), []string{addr}, topic, broker.TopicConfig{}); err != nil {
 		t.Fatal(err)
 	}
 	a := &ackReader{byID: map[message.ActivationID][]message.Ack{}, raw: map[message.ActivationID][]string{}}
 	a.cond = sync.NewCond(&a.mu)
-	r := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{addr}, Topic: topic, GroupID: topic + "-test", StartOffset: kafka.FirstOffset, MaxWait: 100 * time.Millisecond})
+	// A partition reader, no group: nothing to commit, so it adds no latency of its own.
+	r := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{addr}, Topic: topic, Partition: 0, MaxWait: 50 * time.Millisecond})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
@@ -324,28 +325,57 @@ func newAckReader(t *testing.T, addr, topic string) *ackReader {
 
 // wait returns the acks of id once a slot-freeing one has arrived (plus a short grace for
 // anything that should not come).
-func (a *ackReader) wait(t *testing.T, id message.ActivationID) ([]message.Ack, []string) {
+func (a *ackReader) wait(t testing.TB, id message.ActivationID) ([]message.Ack, []string) {
 	t.Helper()
-	deadline := time.Now().Add(90 * time.Second)
-	go func() {
-		for time.Now().Before(deadline) {
-			time.Sleep(100 * time.Millisecond)
-			a.cond.Broadcast()
-		}
-	}()
-	a.mu.Lock()
-	for !slotFreed(a.byID[id]) {
-		if time.Now().After(deadline) {
-			a.mu.Unlock()
-			t.Fatalf("no slot-freeing ack for %s", id)
-		}
-		a.cond.Wait()
-	}
-	a.mu.Unlock()
+	a.waitFor(t, id, slotFreed)
 	time.Sleep(300 * time.Millisecond)
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return append([]message.Ack(nil), a.byID[id]...), append([]string(nil), a.raw[id]...)
+}
+
+// waitResult waits for a ResultMessage or Combined ack of id (the blocking client's answer).
+func (a *ackReader) waitResult(t testing.TB, id message.ActivationID) {
+	t.Helper()
+	a.waitFor(t, id, func(acks []message.Ack) bool {
+		for _, x := range acks {
+			if _, ok := x.Result(); ok {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+// waitSlot waits for the slot-freeing ack of id.
+func (a *ackReader) waitSlot(t testing.TB, id message.ActivationID) {
+	t.Helper()
+	a.waitFor(t, id, slotFreed)
+}
+
+func (a *ackReader) waitFor(t testing.TB, id message.ActivationID, done func([]message.Ack) bool) {
+	t.Helper()
+	deadline := time.Now().Add(90 * time.Second)
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(100 * time.Millisecond):
+				a.cond.Broadcast()
+			}
+		}
+	}()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for !done(a.byID[id]) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no expected ack for %s", id)
+		}
+		a.cond.Wait()
+	}
 }
 
 func slotFreed(acks []message.Ack) bool {
@@ -369,3 +399,6 @@ func newTopicReader(addr, topic string) *kafka.Reader {
 	return kafka.NewReader(kafka.ReaderConfig{Brokers: []string{addr}, Topic: topic, GroupID: topic + "-" + testenv.UniqueName("r"),
 		StartOffset: kafka.FirstOffset, MaxWait: 100 * time.Millisecond})
 }
+
+// benchT lets a benchmark use the harness.
+func benchT(b *testing.B) testing.TB { return b }

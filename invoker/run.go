@@ -248,7 +248,6 @@ func (inv *Invoker) collectLogs(ctx context.Context, lease *sandbox.Lease, f *Fe
 	}
 	sentinels := !developerError && lease.Sentinelled
 	lines, ok := lease.Logs(ctx, limit, sentinels, developerError)
-	inv.log.Debug("logs collected", zap.Bool("sentinels", sentinels), zap.Int("lines", len(lines)), zap.Bool("ok", ok))
 	act.Logs = lines
 	if !ok {
 		*destroy = true
