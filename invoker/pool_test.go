@@ -315,4 +315,3 @@ func (p *pingReader) waitFor(t *testing.T, match func(*message.PingMessage) bool
 		return false
 	})
 }
-
