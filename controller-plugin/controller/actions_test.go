@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -317,4 +318,15 @@ func TestUpPatch(t *testing.T) {
 			t.Errorf("upPatch(%q) = %q, want %q", in, got, want)
 		}
 	}
+}
+
+func TestActionNames(t *testing.T) {
+	e := newEnv(t)
+	for _, name := range []string{"hello world", "a@b&c.d-e", "x"} {
+		path := "/api/v1/namespaces/_/actions/" + url.PathEscape(name)
+		jsonEqual(t, field(decode(t, e.do("PUT", path, map[string]any{"exec": map[string]any{"kind": "nodejs:20", "code": "x = 1"}})), "name"),
+			fmt.Sprintf("%q", name))
+		jsonEqual(t, field(decode(t, e.do("GET", path, nil)), "name"), fmt.Sprintf("%q", name))
+	}
+	wantError(t, e.do("PUT", "/api/v1/namespaces/_/actions/"+url.PathEscape("trailing "), map[string]any{}), 400, textEntityIllegal)
 }

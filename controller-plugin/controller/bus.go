@@ -114,7 +114,8 @@ func (c *Controller) handlePing(ctx context.Context, now time.Time, p *message.P
 	})
 }
 
-// runTimers expires overdue activations and ticks the supervisor until ctx is done.
+// runTimers expires overdue activations and ticks the supervisor until ctx is done. It
+// wakes at the earliest deadline, and at least every second.
 func (c *Controller) runTimers(ctx context.Context) error {
 	t := time.NewTimer(0)
 	defer t.Stop()
@@ -123,11 +124,12 @@ func (c *Controller) runTimers(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
+			now := c.cfg.Now()
+			c.expire(ctx, now)
+			c.supervise(ctx, func() supervisor.Ready { return c.supervisor.Tick(now) })
+		case <-c.wake: // a new activation may have the earliest deadline
 		}
-		now := c.cfg.Now()
-		c.expire(ctx, now)
-		c.supervise(ctx, func() supervisor.Ready { return c.supervisor.Tick(now) })
-		next := now.Add(time.Second)
+		next := c.cfg.Now().Add(time.Second)
 		if d, ok := c.balancer.NextDeadline(); ok && d.Before(next) {
 			next = d
 		}

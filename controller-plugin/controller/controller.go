@@ -49,6 +49,9 @@ type Controller struct {
 
 	handler http.Handler
 
+	// wake tells the timer loop that a deadline may have come nearer.
+	wake chan struct{}
+
 	initMu   sync.Mutex
 	initDone bool
 
@@ -111,6 +114,7 @@ func New(cfg Config, log *zap.Logger) (*Controller, error) {
 		healthUser: healthIdentity(),
 		healthName: "invokerHealthTestAction" + string(cfg.ControllerID),
 		stopping:   make(chan struct{}),
+		wake:       make(chan struct{}, 1),
 	}
 	c.health.invokers = map[int]invokerReport{}
 	c.handler = c.routes()

@@ -167,6 +167,10 @@ func (c *Controller) invoke(w http.ResponseWriter, r *http.Request, id *identity
 		c.failInternal(w, r, "schedule activation", err)
 		return
 	}
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
 	topic := message.InvokerTopic(c.cfg.TopicPrefix, placed.Invoker)
 	if err := c.producer.Send(ctx, topic, record); err != nil {
 		c.balancer.Release(string(aid))

@@ -132,3 +132,44 @@ func TestIntegrationHarvestPlacement(t *testing.T) {
 		})
 	}
 }
+
+// TestIntegrationForcedCompletion shows the balancer's completion deadline: slots whose
+// ack never comes are released, the invoker is marked unresponsive, a blocking invoke
+// still answers 202, and a late ack changes nothing.
+func TestIntegrationForcedCompletion(t *testing.T) {
+	cl := startCluster(t, func(c *controller.Config) {
+		// Deadline = max(action timeout, 100 ms) × 1: 300 ms for the action below.
+		c.Balancer.TimeoutFactor, c.Balancer.TimeoutAddon, c.Balancer.StdTimeLimit = 1, -1, 100*time.Millisecond
+		c.BlockingWait = time.Second
+	})
+	inv := cl.startInvoker(0, 2048)
+	cl.waitState(0, "up")
+	client := cl.client(controller.GuestKey)
+	if _, _, err := client.Actions.Insert(&whisk.Action{Name: "lost", Exec: &whisk.Exec{Kind: "nodejs:20", Code: ptr(helloJS)},
+		Limits: &whisk.Limits{Timeout: ptr(300)}}, false); err != nil {
+		t.Fatal(err)
+	}
+	call := invokeAsync(client, "lost", map[string]any{}, true, false)
+	var msgs []*message.ActivationMessage
+	msgs = append(msgs, inv.next())
+	for range 3 {
+		if _, _, err := client.Actions.Invoke("lost", map[string]any{}, false, false); err != nil {
+			t.Fatal(err)
+		}
+		msgs = append(msgs, inv.next())
+	}
+	// Four timeouts: more than the three the supervisor tolerates.
+	cl.waitState(0, "unresponsive")
+	waitFor(t, "the forced releases", func() bool { return active(cl, 0) == 0 })
+	if r := await(t, call); r.resp == nil || r.resp.StatusCode != 202 {
+		t.Errorf("blocking invoke of a lost activation: %v, %v; want 202", r.resp, r.err)
+	}
+	// Late acks are not in flight any more: nothing is released twice.
+	for _, m := range msgs {
+		inv.ack(message.NewCompletion(m.TransID, inv.activation(m, message.StatusSuccess, `{}`), inv.instance))
+	}
+	time.Sleep(200 * time.Millisecond)
+	if st := cl.c.Invokers()[0]; st.Active != 0 || st.FreeMB != st.CapacityMB {
+		t.Errorf("invoker0 books after late acks: %+v", st.InvokerStatus)
+	}
+}
