@@ -133,6 +133,9 @@ type Config struct {
 	// IdleAfter is how long a container must have been idle before its reservation may be
 	// shrunk. Default 0 (as soon as it is idle).
 	IdleAfter time.Duration
+	// NoShrink never shrinks idle reservations (for an edge that cannot remount a running
+	// container's tmpfs): a container gets memory only from free budget, else disk.
+	NoShrink bool
 }
 
 // Defaults of Config.
@@ -371,6 +374,9 @@ func (l *Ledger) floor(e *entry) int64 {
 func (l *Ledger) reclaimable(now time.Time, t *tenant) ([]*entry, int64) {
 	var cands []*entry
 	var total int64
+	if l.cfg.NoShrink {
+		return nil, 0
+	}
 	for _, e := range t.entries {
 		if e.idle && now.Sub(e.idleSince) >= l.cfg.IdleAfter && e.size > l.floor(e) {
 			cands = append(cands, e)

@@ -175,6 +175,15 @@ func TestLedger(t *testing.T) {
 			},
 		},
 		{
+			name: "no shrinking",
+			cfg:  Config{HostBytes: host, TenantBytes: 200 * MiB, NoShrink: true},
+			steps: []step{
+				{op: "reserve", req: req("a", "c1", 256, 100), want: mem("c1", 124*MiB, Fits)},
+				{op: "idle", id: "c1"},
+				{op: "reserve", req: req("a", "c2", 256, 100), want: disk("c2", 124*MiB, TenantBudget)},
+			},
+		},
+		{
 			name: "several idle reservations; never below use + slack or the minimum",
 			cfg:  Config{HostBytes: host, TenantBytes: 200 * MiB, IdleAfter: time.Second},
 			steps: []step{

@@ -41,6 +41,7 @@ func randomRun(t *testing.T, seed uint64, steps int) {
 		TenantBytes: int64(rng.IntN(400)) * MiB,
 		Tenants:     map[string]int64{"t3": int64(rng.IntN(2)) * 150 * MiB},
 		IdleAfter:   time.Duration(rng.IntN(3)) * time.Second,
+		NoShrink:    rng.IntN(5) == 0,
 	}
 	if cfg.TenantBytes == 0 {
 		cfg.TenantBytes = 1 // 0 would mean the default
@@ -91,7 +92,7 @@ func randomRun(t *testing.T, seed uint64, steps int) {
 			size := l.SizeFor(req)
 			var give int64
 			for _, o := range mounts {
-				if o.tenant == req.Tenant && o.backing == Memory && o.idle && now.Sub(o.idleSince) >= cfg.IdleAfter {
+				if !cfg.NoShrink && o.tenant == req.Tenant && o.backing == Memory && o.idle && now.Sub(o.idleSince) >= cfg.IdleAfter {
 					give += max(o.size-min(max(o.reported+cfg.SlackBytes, cfg.MinBytes), o.size), 0)
 				}
 			}
