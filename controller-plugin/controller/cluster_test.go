@@ -27,7 +27,7 @@ import (
 // cluster is a controller on real Kafka and a real CouchDB-API server, with test
 // invokers that tests drive by hand.
 type cluster struct {
-	t       *testing.T
+	t       testing.TB
 	brokers []string
 	prefix  string
 	dbs     testenv.Databases
@@ -36,7 +36,7 @@ type cluster struct {
 	url     string
 }
 
-func startCluster(t *testing.T, mutate ...func(*controller.Config)) *cluster {
+func startCluster(t testing.TB, mutate ...func(*controller.Config)) *cluster {
 	t.Helper()
 	kafka := testenv.Kafka(t)
 	dbs := testenv.NewDatabases(t)
@@ -337,7 +337,7 @@ func (f *fakeInvoker) store(a *message.WhiskActivation) {
 }
 
 // wskError returns the client's error as a *whisk.WskError.
-func wskError(t *testing.T, err error) *whisk.WskError {
+func wskError(t testing.TB, err error) *whisk.WskError {
 	t.Helper()
 	var we *whisk.WskError
 	if !errors.As(err, &we) {
