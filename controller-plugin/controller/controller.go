@@ -191,7 +191,8 @@ const shutdownGrace = 10 * time.Second
 // completed<C> and health topics, consumes acks and pings, supervises the invokers and
 // serves the API on ln (which it closes). When ctx ends it stops accepting requests,
 // answers blocking invokes still waiting with 202 and returns nil after a graceful
-// shutdown; it returns an error if the controller could not start or failed.
+// shutdown; it returns an error if the controller could not start or failed. Call it
+// (or Run) once per Controller.
 func (c *Controller) Serve(ctx context.Context, ln net.Listener) error {
 	defer ln.Close()
 	if err := c.Init(ctx); err != nil {

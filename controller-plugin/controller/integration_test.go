@@ -379,3 +379,41 @@ func TestIntegrationInvokerGoesOffline(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestIntegrationLargeCode stores code above the 16 KiB inline limit as a CouchDB
+// attachment and keeps it across updates that do not replace it.
+func TestIntegrationLargeCode(t *testing.T) {
+	cl := startCluster(t)
+	client := cl.client(controller.GuestKey)
+	big := strings.Repeat("// padding line\n", 1500) + helloJS
+	if _, _, err := client.Actions.Insert(&whisk.Action{Name: "big", Exec: &whisk.Exec{Kind: "nodejs:20", Code: ptr(big)}}, false); err != nil {
+		t.Fatal(err)
+	}
+	code := func() string {
+		t.Helper()
+		a, _, err := client.Actions.Get("big", true)
+		if err != nil || a.Exec.Code == nil {
+			t.Fatalf("get: %+v, %v", a, err)
+		}
+		return *a.Exec.Code
+	}
+	if code() != big {
+		t.Fatal("large code did not round-trip")
+	}
+	doc, err := cl.db.Get(t.Context(), cl.dbs.Whisks, "guest/big")
+	if err != nil || !strings.Contains(string(doc.Body), `"attachmentName":"couch:`) || !strings.Contains(string(doc.Body), `"_attachments"`) {
+		t.Fatalf("document %.300s: %v; want a couch: attachment", doc.Body, err)
+	}
+	if _, _, err := client.Actions.Insert(&whisk.Action{Name: "big", Parameters: whisk.KeyValueArr{{Key: "a", Value: 1}}}, true); err != nil {
+		t.Fatal(err)
+	}
+	if code() != big {
+		t.Error("an update without exec lost the code attachment")
+	}
+	if _, _, err := client.Actions.Insert(&whisk.Action{Name: "big", Exec: &whisk.Exec{Kind: "nodejs:20", Code: ptr(helloJS)}}, true); err != nil {
+		t.Fatal(err)
+	}
+	if code() != helloJS {
+		t.Error("new code not stored")
+	}
+}
