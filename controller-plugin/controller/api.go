@@ -33,7 +33,7 @@ const maxEntityName = 256
 
 func (c *Controller) routes() http.Handler {
 	r := chi.NewRouter()
-	r.Use(c.withTransaction)
+	r.Use(c.withTransaction, preflight)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, http.StatusNotFound, textRouteNotFound)
 	})
@@ -74,6 +74,18 @@ func (c *Controller) routes() http.Handler {
 		})
 	})
 	return r
+}
+
+// preflight answers CORS preflight requests as OpenWhisk does: 200 with the CORS
+// headers (set by withTransaction), without credentials.
+func preflight(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodOptions {
+			w.WriteHeader(http.StatusOK)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // allowedMethods lists the methods the matched path supports, for 405 answers.

@@ -132,3 +132,12 @@ func TestInvokersEndpoints(t *testing.T) {
 	jsonEqual(t, decode(t, e.do("GET", "/invokers/healthy/count", nil, as("admin:secret"))), `0`)
 	jsonEqual(t, decode(t, e.do("GET", "/invokers/ready", nil, as("admin:secret")), 500), `{"unhealthy":"0/0"}`)
 }
+
+func TestCORS(t *testing.T) {
+	e := newEnv(t)
+	rec := e.do("OPTIONS", "/api/v1/namespaces/_/actions/hello", nil, as(""))
+	if rec.Code != http.StatusOK || rec.Header().Get("Access-Control-Allow-Origin") != "*" ||
+		!strings.Contains(rec.Header().Get("Access-Control-Allow-Headers"), "Authorization") {
+		t.Errorf("preflight: %d %v", rec.Code, rec.Header())
+	}
+}
