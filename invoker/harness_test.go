@@ -54,6 +54,7 @@ type harnessOpts struct {
 	unique       string // reuse a uniqueName (restart tests)
 	prefix       string
 	dbs          *testenv.Databases
+	harvest      bool
 }
 
 // runtimeImages builds the runtime images once per machine (the script skips images that are
@@ -138,11 +139,17 @@ func newHarness(t testing.TB, o harnessOpts) *harness {
 	t.Cleanup(func() { h.docker.Close() })
 	m := testManifest(t, o.stemCells)
 	h.sbCfg = sandbox.Config{Prefix: "wsk" + h.unique + "0", UserMemoryMB: o.userMemoryMB, PauseGrace: o.pauseGrace, Manifest: m}
+	var hv invoker.HarvestConfig
+	if o.harvest {
+		h.sbCfg.UserCPUs = 2
+		hv = invoker.HarvestConfig{Enabled: true, UserCPUs: 2}
+		hv.Harvest.Predict.MinSamples = 3
+	}
 	h.cfg = invoker.Config{
 		Instance: message.InvokerInstanceID{Instance: 0, UniqueName: h.unique, UserMemory: message.ByteSize(o.userMemoryMB) * message.Megabyte},
 		Brokers:  []string{h.kafka}, TopicPrefix: h.prefix, Delivery: o.delivery, MaxPeek: 8,
 		WhisksDB: h.dbs.Whisks, ActivationsDB: h.dbs.Activations, SubjectsDB: h.dbs.Subjects, CouchURL: h.dbs.URL,
-		PingInterval: 200 * time.Millisecond, DrainTimeout: 30 * time.Second,
+		PingInterval: 200 * time.Millisecond, DrainTimeout: 30 * time.Second, Harvest: hv,
 	}
 	h.start()
 	return h

@@ -10,6 +10,7 @@ package invoker
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"sync"
 	"time"
@@ -48,9 +49,11 @@ type Config struct {
 	StoreBlocking, StoreNonBlocking    StoreLevel
 	PingInterval                       time.Duration // default 1 s
 	BlacklistInterval                  time.Duration // default 5 min
-	// DrainTimeout bounds how long a stop waits for activations in flight (default 1 min
-	// past the longest action time limit... we use 6 min, above OpenWhisk's 5 min maximum).
+	// DrainTimeout bounds how long a stop waits for activations in flight (default 6 min,
+	// above OpenWhisk's 5 min maximum action time limit).
 	DrainTimeout time.Duration
+	// Harvest switches Libra-style harvesting of idle CPU and memory on (off by default).
+	Harvest HarvestConfig
 }
 
 func (c *Config) validate() error {
@@ -104,6 +107,7 @@ type Invoker struct {
 	health    *health.Health
 	blacklist *blacklist
 	metrics   *metrics
+	harvester *harvester // nil when harvesting is off
 
 	producer     *broker.Producer // acks and events
 	pingProducer *broker.Producer // pings, default settings as OpenWhisk
@@ -137,6 +141,12 @@ func New(cfg Config, m *manifest.Manifest, s store.DocStore, sb *sandbox.Sandbox
 		producer:     producer,
 		pingProducer: pingProducer,
 		enabledCh:    make(chan struct{}, 1),
+	}
+	if cfg.Harvest.Enabled {
+		inv.harvester, err = newHarvester(cfg.Harvest, sb, met.reg, log, now)
+		if err != nil {
+			return nil, fmt.Errorf("harvest: %w", err)
+		}
 	}
 	inv.acks = &acker{producer: producer, instance: cfg.Instance, prefix: cfg.TopicPrefix, events: cfg.UserEvents,
 		eventPrefix: cfg.EventPrefix, log: log.Named("ack"), now: now, metrics: met}
@@ -199,6 +209,10 @@ func (inv *Invoker) Run(ctx context.Context) error {
 	var bg sync.WaitGroup
 	bg.Add(1)
 	go func() { defer bg.Done(); inv.pingLoop(ctx) }()
+	if inv.harvester != nil {
+		bg.Add(1)
+		go func() { defer bg.Done(); inv.harvester.run(ctx) }()
+	}
 	if inv.cfg.CouchURL != "" {
 		p := &blacklistPoller{url: inv.cfg.CouchURL, user: inv.cfg.CouchUser, password: inv.cfg.CouchPassword,
 			db: inv.cfg.SubjectsDB, client: &http.Client{Timeout: 30 * time.Second}, log: inv.log.Named("blacklist")}
@@ -377,7 +391,10 @@ func (inv *Invoker) pingLoop(ctx context.Context) {
 	t := time.NewTicker(inv.cfg.PingInterval)
 	defer t.Stop()
 	for {
-		cpu, mem := inv.sandbox.Lendable()
+		var cpu, mem int
+		if inv.harvester != nil {
+			cpu, mem = inv.harvester.lendable()
+		}
 		if ping, send := inv.health.Ping(cpu, mem); send {
 			inv.sendPing(ctx, ping)
 		}

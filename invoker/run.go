@@ -93,6 +93,10 @@ func (inv *Invoker) run(ctx context.Context, msg *message.ActivationMessage) out
 	}
 	inv.metrics.starts.WithLabelValues(string(lease.Start)).Inc()
 	destroy := false
+	var harvested *started
+	if inv.harvester != nil {
+		harvested = inv.harvester.begin(ctx, msg, fetched, lease)
+	}
 	defer func() { lease.Release(destroy) }()
 
 	actx := action.Context{
@@ -129,6 +133,9 @@ func (inv *Invoker) run(ctx context.Context, msg *message.ActivationMessage) out
 			r := inv.proxyResponse(ctx, lease, resp, err, a, true)
 			o := inv.ran(msg, fetched, r, start, end, initTime, resp.Timeout)
 			o.act.Annotations = append(o.act.Annotations, message.IntParam(message.AnnotationInitTime, initTime.Milliseconds()))
+			if inv.harvester != nil {
+				inv.harvester.end(ctx, harvested, &o.act)
+			}
 			inv.collectLogs(ctx, lease, fetched, &o.act, true, &destroy)
 			return o
 		}
@@ -159,6 +166,9 @@ func (inv *Invoker) run(ctx context.Context, msg *message.ActivationMessage) out
 		o.act.Annotations = append(o.act.Annotations, message.IntParam(message.AnnotationInitTime, initTime.Milliseconds()))
 	}
 	inv.metrics.duration.WithLabelValues("run").Observe(end.Sub(runStart).Seconds())
+	if inv.harvester != nil {
+		inv.harvester.end(ctx, harvested, &o.act)
+	}
 	if r.StatusCode == message.StatusDeveloperError || r.StatusCode == message.StatusWhiskError {
 		destroy = true
 	}

@@ -294,9 +294,6 @@ func (s *Sandbox) MemoryInUse() int {
 	return s.memUsed
 }
 
-// Lendable is what the harvester could lend now; zero until a harvester is attached.
-func (s *Sandbox) Lendable() (cpuMillis, memoryMB int) { return 0, 0 }
-
 // Stats counts containers by state, for metrics and tests.
 type Stats struct {
 	Starting, StemCells, Warm, Busy, Paused, Waiting int

@@ -3,6 +3,7 @@ package docker
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -32,6 +33,57 @@ func (c *Client) cgroupRoot() string {
 		return c.cfg.CgroupRoot
 	}
 	return "/sys/fs/cgroup"
+}
+
+// SetOOMKiller turns the kernel's OOM killer on or off for the container's memory cgroup
+// (cgroup v1 memory.oom_control). With it off, a process that reaches the limit waits
+// instead of being killed until the limit is raised: the harvester turns it off while a
+// container lends memory, so that its safeguard can give the memory back in time, and on
+// again once the container has its full allocation. Cgroup v2 has no such switch:
+// ErrNoOOMControl.
+func (c *Client) SetOOMKiller(ctx context.Context, id string, on bool) error {
+	st, err := c.Inspect(ctx, id)
+	if err != nil {
+		return err
+	}
+	if st.PID == 0 {
+		return fmt.Errorf("oom killer of %s: container not running", short(id))
+	}
+	path, err := memoryCgroupFile(c.cgroupRoot(), fmt.Sprintf("/proc/%d/cgroup", st.PID), "memory.oom_control")
+	if err != nil {
+		return err
+	}
+	v := "1"
+	if on {
+		v = "0"
+	}
+	if err := os.WriteFile(path, []byte(v), 0); err != nil {
+		return fmt.Errorf("oom killer of %s: %w", short(id), err)
+	}
+	return nil
+}
+
+// ErrNoOOMControl: the container's memory cgroup has no OOM-killer switch (cgroup v2).
+var ErrNoOOMControl = errors.New("docker: no oom_control in this memory cgroup")
+
+// memoryCgroupFile returns a file of the v1 memory cgroup named in /proc/<pid>/cgroup.
+func memoryCgroupFile(root, procCgroup, name string) (string, error) {
+	data, err := os.ReadFile(procCgroup)
+	if err != nil {
+		return "", fmt.Errorf("memory cgroup: %w", err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		parts := strings.SplitN(line, ":", 3)
+		if len(parts) != 3 {
+			continue
+		}
+		for _, ctrl := range strings.Split(parts[1], ",") {
+			if ctrl == "memory" {
+				return filepath.Join(root, "memory", parts[2], name), nil
+			}
+		}
+	}
+	return "", ErrNoOOMControl
 }
 
 // oomKills reads the oom_kill counter of the memory cgroup named in a /proc/<pid>/cgroup file:

@@ -34,3 +34,17 @@ func TestOOMKillsFromCgroupFiles(t *testing.T) {
 		}
 	}
 }
+
+func TestMemoryCgroupFile(t *testing.T) {
+	dir := t.TempDir()
+	hybrid := filepath.Join(dir, "hybrid")
+	unified := filepath.Join(dir, "unified")
+	_ = os.WriteFile(hybrid, []byte("12:memory:/docker/abc\n0::/docker/abc\n"), 0o644)
+	_ = os.WriteFile(unified, []byte("0::/system.slice/docker-def.scope\n"), 0o644)
+	if got, err := memoryCgroupFile("/sys/fs/cgroup", hybrid, "memory.oom_control"); err != nil || got != "/sys/fs/cgroup/memory/docker/abc/memory.oom_control" {
+		t.Errorf("hybrid: %q, %v", got, err)
+	}
+	if _, err := memoryCgroupFile("/sys/fs/cgroup", unified, "memory.oom_control"); err != ErrNoOOMControl {
+		t.Errorf("unified: %v, want ErrNoOOMControl", err)
+	}
+}
