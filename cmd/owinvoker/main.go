@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime"
 	"strconv"
 	"syscall"
 	"time"
@@ -19,6 +20,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/owinvoker/owinvoker/harvest"
 	"github.com/owinvoker/owinvoker/invoker"
 	"github.com/owinvoker/owinvoker/invoker/action"
 	"github.com/owinvoker/owinvoker/invoker/admin"
@@ -96,7 +98,12 @@ func run(ctx context.Context, args, environ []string, logOut io.Writer) error {
 	}
 	defer d.Close()
 	prefix := "wsk" + cfg.UniqueName + strconv.Itoa(cfg.ID)
-	sb, err := sandbox.New(sandbox.Config{Prefix: prefix, UserMemoryMB: cfg.UserMemoryMB, UserCPUs: cfg.UserCPUs,
+	userCPUs := cfg.UserCPUs
+	if cfg.Harvest && userCPUs == 0 {
+		// Harvesting lends CPU quotas: every container gets one, in proportion to its memory.
+		userCPUs = float64(runtime.NumCPU())
+	}
+	sb, err := sandbox.New(sandbox.Config{Prefix: prefix, UserMemoryMB: cfg.UserMemoryMB, UserCPUs: userCPUs,
 		PauseGrace: cfg.PauseGrace, IdleTimeout: cfg.IdleContainer, Manifest: m, Registry: cfg.RuntimesRegistry}, d, log, time.Now)
 	if err != nil {
 		return err
@@ -126,6 +133,10 @@ func run(ctx context.Context, args, environ []string, logOut io.Writer) error {
 		MaxPeek: cfg.MaxPeek(), WhisksDB: cfg.DBWhisks, ActivationsDB: cfg.DBActivations, SubjectsDB: cfg.DBSubjects,
 		Bounds: bounds, RuntimesRegistry: cfg.RuntimesRegistry,
 		StoreBlocking: invoker.StoreLevel(cfg.StoreBlockingLevel), StoreNonBlocking: invoker.StoreLevel(cfg.StoreNonBlockL),
+	}
+	if cfg.Harvest {
+		icfg.Harvest = invoker.HarvestConfig{Enabled: true, UserCPUs: userCPUs,
+			Harvest: harvest.Config{DisableCPU: !cfg.HarvestCPU, DisableMemory: !cfg.HarvestMem}}
 	}
 	if cfg.StoreFile == "" {
 		icfg.CouchURL, icfg.CouchUser, icfg.CouchPassword = cfg.DBURL, cfg.DBUsername, cfg.DBPassword

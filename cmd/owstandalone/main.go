@@ -45,6 +45,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	memory := fs.Int("user-memory", 2048, "memory for action containers, MB")
 	policy := fs.String("policy", "sharding", "placement policy: sharding or harvest")
 	delivery := fs.String("delivery", "at-most-once", "invoker delivery: at-most-once or at-least-once")
+	harvestOn := fs.Bool("harvest", false, "harvest idle CPU and memory of over-provisioned actions and lend it to under-provisioned ones")
 	logLevel := fs.String("log-level", "info", "log level")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -75,7 +76,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	cfg := standalone.Config{DataDir: *dataDir, Listen: *listen, Manifest: manifest, UserMemoryMB: *memory,
-		Policy: *policy, Delivery: d}
+		Policy: *policy, Delivery: d, Harvest: *harvestOn}
 	if *kafka != "" {
 		cfg.Kafka = strings.Split(*kafka, ",")
 	}

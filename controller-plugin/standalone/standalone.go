@@ -14,6 +14,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"time"
 
@@ -53,6 +54,8 @@ type Config struct {
 	BlockingWait time.Duration
 	// Delivery of the invoker (default at-most-once).
 	Delivery broker.Delivery
+	// Harvest turns harvesting of idle CPU and memory on in the invoker.
+	Harvest bool
 }
 
 // System is a running standalone system.
@@ -157,8 +160,14 @@ func Start(ctx context.Context, cfg Config, log *zap.Logger) (*System, error) {
 	if err != nil {
 		return nil, err
 	}
+	var userCPUs float64
+	var hv invoker.HarvestConfig
+	if cfg.Harvest {
+		userCPUs = float64(runtime.NumCPU())
+		hv = invoker.HarvestConfig{Enabled: true, UserCPUs: userCPUs}
+	}
 	s.sb, err = sandbox.New(sandbox.Config{Prefix: "wskstandalone0", UserMemoryMB: cfg.UserMemoryMB,
-		PauseGrace: cfg.PauseGrace, Manifest: m}, s.docker, log, time.Now)
+		UserCPUs: userCPUs, PauseGrace: cfg.PauseGrace, Manifest: m}, s.docker, log, time.Now)
 	if err != nil {
 		return nil, err
 	}
@@ -169,7 +178,7 @@ func Start(ctx context.Context, cfg Config, log *zap.Logger) (*System, error) {
 		Instance: message.InvokerInstanceID{Instance: 0, UniqueName: "standalone",
 			UserMemory: message.ByteSize(cfg.UserMemoryMB) * message.Megabyte},
 		Brokers: s.brokers, Delivery: cfg.Delivery, MaxPeek: cfg.UserMemoryMB / 128,
-		WhisksDB: "whisks", ActivationsDB: "activations", SubjectsDB: "subjects",
+		WhisksDB: "whisks", ActivationsDB: "activations", SubjectsDB: "subjects", Harvest: hv,
 	}, m, s.docs, s.sb, log, time.Now)
 	if err != nil {
 		return nil, err
