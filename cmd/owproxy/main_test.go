@@ -29,7 +29,9 @@ func TestRunServesAndStops(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	env := []string{"OW_COMPILER=/nonexistent", "OW_WAIT_FOR_ACK=0", "FOO=bar", "PATH=/usr/bin:/bin"}
-	go func() { done <- run(ctx, []string{"-listen", addr, "-dir", filepath.Join(dir, "action")}, env, stdout, stderr) }()
+	go func() {
+		done <- run(ctx, []string{"-listen", addr, "-dir", filepath.Join(dir, "action")}, env, stdout, stderr)
+	}()
 
 	// The action is a shell script: it reports whether the proxy's own variables leaked.
 	code := "#!/bin/sh\nwhile read line; do\n" +
