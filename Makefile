@@ -7,8 +7,9 @@ BIN := bin
 TEST_P ?= 2
 TEST_TIMEOUT ?= 20m
 # Fuzz targets run briefly in every `make test` (pkg:Target).
-FUZZ_TARGETS ?= ./invoker/message:FuzzDecodeActivationMessage
-FUZZ_TIME ?= 5s
+FUZZ_TARGETS ?= ./invoker/message:FuzzDecodeActivationMessage ./invoker/message:FuzzDecodeAck \
+	./invoker/action:FuzzDecodeAction ./sandbox/manifest:FuzzParse ./benchmarks/trace:FuzzParse2019Invocations
+FUZZ_TIME ?= 4s
 
 .PHONY: all build test test-unit lint fmt images run bench services-up services-down clean
 
@@ -60,6 +61,12 @@ images:
 run: build
 	@if [ -f cmd/owstandalone/main.go ]; then $(DEV)/docker.sh start && $(MAKE) --no-print-directory images && $(BIN)/owstandalone; \
 	else echo "run: the standalone system (cmd/owstandalone) is not built yet; 'make test' exercises what exists"; fi
+
+# The published benchmarks: trace replay (no harvest, harvest, harvest + harvest-aware
+# balancer) and the micro-benchmarks; results in benchmarks/results/.
+bench: build
+	@if [ -x benchmarks/run.sh ]; then $(DEV)/docker.sh start && $(MAKE) --no-print-directory images && benchmarks/run.sh; \
+	else echo "bench: benchmarks/run.sh is not there yet"; fi
 
 services-up:
 	@$(DEV)/services.sh up
