@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	dockertypes "github.com/docker/docker/api/types/container"
+	dclient "github.com/docker/docker/client"
 	"github.com/segmentio/kafka-go"
 	"go.uber.org/zap/zaptest"
 
@@ -409,3 +411,12 @@ func newTopicReader(addr, topic string) *kafka.Reader {
 
 // benchT lets a benchmark use the harness.
 func benchT(b *testing.B) testing.TB { return b }
+
+func inspectRaw(id string) (dockertypes.InspectResponse, error) {
+	cli, err := dclient.NewClientWithOpts(dclient.FromEnv, dclient.WithAPIVersionNegotiation())
+	if err != nil {
+		return dockertypes.InspectResponse{}, err
+	}
+	defer cli.Close()
+	return cli.ContainerInspect(context.Background(), id)
+}
