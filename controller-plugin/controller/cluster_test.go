@@ -17,6 +17,7 @@ import (
 
 	"github.com/apache/openwhisk-client-go/whisk"
 	"github.com/owinvoker/owinvoker/controller-plugin/controller"
+	"github.com/owinvoker/owinvoker/controller-plugin/supervisor"
 	"github.com/owinvoker/owinvoker/deploy/dev/testenv"
 	"github.com/owinvoker/owinvoker/invoker/broker"
 	"github.com/owinvoker/owinvoker/invoker/message"
@@ -63,6 +64,9 @@ func startCluster(t testing.TB, mutate ...func(*controller.Config)) *cluster {
 		DBSubjects:    dbs.Subjects,
 		Manifest:      manifest,
 		BlockingWait:  3 * time.Second,
+		// A health test action whose ack the controller misses (its ack consumer still
+		// joining the group on a loaded machine) is sent again soon, not after a minute.
+		Supervisor: supervisor.Config{TestInterval: 3 * time.Second},
 		ResultPollDelays: []time.Duration{
 			100 * time.Millisecond, 300 * time.Millisecond, 500 * time.Millisecond, 700 * time.Millisecond,
 		},
