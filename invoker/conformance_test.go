@@ -192,3 +192,28 @@ func TestContainerNameAndFlags(t *testing.T) {
 		}
 	}
 }
+
+// A stop drains the activations that have a container and leaves the ones still waiting for
+// memory in Kafka (at-least-once): the next run executes them, nothing is lost or doubled.
+func TestStopLeavesWaitingActivationsForRedelivery(t *testing.T) {
+	h := newHarness(t, harnessOpts{userMemoryMB: 256, delivery: broker.AtLeastOnce})
+	slowRev := h.putAction("guest", "hold", "nodejs:20", `function main() { return new Promise(r => setTimeout(() => r({held: true}), 3000)); }`, nil)
+	otherRev := h.putAction("guest", "queued", "nodejs:20", `function main() { return {queued: true}; }`, nil)
+	hold := h.activation("guest", "hold", slowRev, false, "")
+	queued := h.activation("guest", "queued", otherRev, false, "")
+	h.send(hold)
+	waitFor(t, "the first activation to start", func() bool { return h.inv.Health().InFlight() == 1 && h.sb.Stats().Busy+h.sb.Stats().Starting == 1 })
+	h.send(queued)
+	waitFor(t, "the second activation to wait for memory", func() bool { return h.sb.Stats().Waiting == 1 })
+	h.stop() // drains: the first finishes, the second is left unfinished
+	if rec := h.record(hold); string(rec.Response.Result) != `{"held":true}` {
+		t.Fatalf("drained activation = %s", rec.Response.Result)
+	}
+	if _, err := h.store.Get(t.Context(), h.dbs.Activations, "guest/"+string(queued.ActivationID)); err == nil {
+		t.Fatal("the waiting activation ran during the drain")
+	}
+	h.start()
+	if rec := h.record(queued); string(rec.Response.Result) != `{"queued":true}` {
+		t.Fatalf("redelivered activation = %s", rec.Response.Result)
+	}
+}

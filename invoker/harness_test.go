@@ -186,6 +186,7 @@ func (h *harness) stop() {
 	}
 	h.cancel()
 	h.cancel = nil
+
 	select {
 	case err := <-h.done:
 		if err != nil {

@@ -260,6 +260,7 @@ func (inv *Invoker) Run(ctx context.Context) error {
 	}
 
 	inv.log.Info("draining", zap.Int("inFlight", inv.health.InFlight()))
+	inv.sandbox.RejectWaiters()
 	done := make(chan struct{})
 	go func() { work.Wait(); close(done) }()
 	select {
@@ -349,6 +350,10 @@ func (inv *Invoker) handle(ctx context.Context, c *broker.Consumer, rec broker.R
 	}
 
 	o := inv.run(ctx, msg)
+	if o.abandon {
+		log.Info("stopping: activation left for redelivery", zap.String("activationId", string(msg.ActivationID)))
+		return
+	}
 	inv.metrics.activations.WithLabelValues(o.act.Response.StatusCode.String()).Inc()
 	if err := inv.finalize(ctx, msg, o); err != nil {
 		log.Error("activation not completed", zap.String("activationId", string(msg.ActivationID)), zap.Error(err))

@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/owinvoker/owinvoker/invoker/action"
+	"github.com/owinvoker/owinvoker/invoker/broker"
 	"github.com/owinvoker/owinvoker/invoker/message"
 	"github.com/owinvoker/owinvoker/sandbox"
 	"github.com/owinvoker/owinvoker/sandbox/actionproxy"
@@ -29,6 +30,9 @@ type outcome struct {
 	combined bool
 	// store: write the record (false only for blacklisted namespaces).
 	store bool
+	// abandon: the invoker is stopping and the activation never got a container; in
+	// at-least-once mode it is left unfinished in Kafka for the next run.
+	abandon bool
 }
 
 // run executes one parsed activation: fetch, container, /init, /run, logs. It always returns
@@ -83,6 +87,9 @@ func (inv *Invoker) run(ctx context.Context, msg *message.ActivationMessage) out
 	if err != nil {
 		if ctx.Err() != nil {
 			return fallback(message.ErrorTextResponse(message.StatusWhiskError, message.TextResourceProvisionError))
+		}
+		if errors.Is(err, sandbox.ErrDraining) && inv.cfg.Delivery == broker.AtLeastOnce {
+			return outcome{abandon: true}
 		}
 		log.Warn("no container", zap.Error(err))
 		switch {

@@ -32,6 +32,10 @@ import (
 // has at all: it could never be placed.
 var ErrTooLarge = errors.New("sandbox: action memory exceeds the invoker's user memory")
 
+// ErrDraining is returned by Acquire to an activation that would have to wait for memory
+// while the invoker is stopping (RejectWaiters).
+var ErrDraining = errors.New("sandbox: draining, no container for new work")
+
 // ErrContainerFailed is returned by Acquire to an activation that waited for a container of
 // its action to start and initialize, when that failed.
 var ErrContainerFailed = errors.New("sandbox: the container failed to start or initialize")
@@ -134,6 +138,9 @@ type entry struct {
 	logs        *logCursor
 	sentinelled bool
 	pausing     bool // a pause is under way
+	// gone: the engine reported the container dead or removed, not by our doing (see
+	// watch). It is never handed out again and is removed when its last activation ends.
+	gone bool
 
 	// initDone is closed once the container's first activation has initialized it (initOK)
 	// or it failed before that; concurrent activations of the same action wait for it.
@@ -175,6 +182,7 @@ type Sandbox struct {
 	stemWant map[stemKey]int // desired stem cells
 	misses   map[stemKey][]time.Time
 	closed   bool
+	draining bool
 	roomCh   chan struct{} // closed and replaced whenever the wait queue empties
 	bg       sync.WaitGroup
 	stop     chan struct{}
@@ -214,6 +222,8 @@ func (s *Sandbox) Start(ctx context.Context) error {
 	if err := s.removeLeftovers(ctx); err != nil {
 		return err
 	}
+	s.bg.Add(1)
+	go func() { defer s.bg.Done(); s.watch() }()
 	s.mu.Lock()
 	s.backfillLocked()
 	s.mu.Unlock()
@@ -249,6 +259,20 @@ func (s *Sandbox) removeLeftovers(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// RejectWaiters fails every activation waiting for memory with ErrDraining, and every later
+// one that would have to wait: the invoker calls it when it stops, so that its drain waits
+// only for work that has a container.
+func (s *Sandbox) RejectWaiters() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.draining = true
+	for e := s.waiters.Front(); e != nil; e = e.Next() {
+		e.Value.(*waiter).err <- ErrDraining
+	}
+	s.waiters.Init()
+	s.roomIfEmptyLocked()
 }
 
 // Close stops the timers and removes every container of this invoker.
@@ -354,6 +378,10 @@ func (s *Sandbox) Acquire(ctx context.Context, req Request) (*Lease, error) {
 	if s.waiters.Len() == 0 {
 		plan = s.placeLocked(req)
 	}
+	if plan == nil && s.draining {
+		s.mu.Unlock()
+		return nil, ErrDraining
+	}
 	if plan == nil {
 		w := &waiter{req: req, ready: make(chan *Lease, 1), err: make(chan error, 1)}
 		el := s.waiters.PushBack(w)
@@ -407,7 +435,7 @@ func (s *Sandbox) placeLocked(req Request) *placement {
 	// 1. A warm container of this key with spare concurrency (busy or idle, paused or not).
 	var best *entry
 	for e := range s.entries {
-		if e.key != key || e.state == removing || e.state == stemCell || e.active >= e.maxActive {
+		if e.key != key || e.state == removing || e.state == stemCell || e.active >= e.maxActive || e.gone {
 			continue
 		}
 		if e.state == starting && !(req.Concurrency > 1) {
@@ -429,7 +457,7 @@ func (s *Sandbox) placeLocked(req Request) *placement {
 	// 2. A stem cell of the same kind and memory (the oldest first).
 	var stem *entry
 	for e := range s.entries {
-		if e.state == stemCell && e.kind == req.Kind && e.memoryMB == req.MemoryMB && e.image == req.Image {
+		if e.state == stemCell && !e.gone && e.kind == req.Kind && e.memoryMB == req.MemoryMB && e.image == req.Image {
 			if stem == nil || e.created.Before(stem.created) {
 				stem = e
 			}
@@ -452,6 +480,17 @@ func (s *Sandbox) placeLocked(req Request) *placement {
 			}
 		}
 		sort.Slice(idle, func(i, j int) bool { return idle[i].lastUsed.Before(idle[j].lastUsed) })
+		// Stem cells go last: OpenWhisk never evicts them, but a pool whose memory is all
+		// stem cells of other kinds would then never run anything (an invoker with little
+		// memory, or a kind the manifest does not prewarm); they are a cache, refilled later.
+		var stems []*entry
+		for e := range s.entries {
+			if e.state == stemCell {
+				stems = append(stems, e)
+			}
+		}
+		sort.Slice(stems, func(i, j int) bool { return stems[i].created.Before(stems[j].created) })
+		idle = append(idle, stems...)
 		free := s.cfg.UserMemoryMB - s.memUsed
 		for _, e := range idle {
 			if free >= req.MemoryMB {
@@ -619,13 +658,87 @@ func (s *Sandbox) release(e *entry, destroy bool) {
 	if _, ok := s.entries[e]; !ok {
 		return // already dropped
 	}
-	if destroy {
+	if destroy || e.gone {
 		s.dropLocked(e)
 		s.removeAsync(e)
 	} else {
 		e.lastUsed = s.now()
 	}
 	s.dispatchLocked()
+}
+
+// watch keeps the pool in step with the engine: a container that dies or is removed behind
+// the invoker's back (docker rm -f, a crashed runtime, an operator) leaves the pool at once.
+// Without this, the next activation of its action would be sent to its address, which the
+// engine may meanwhile have given to another tenant's container. The stream is reopened
+// after a failure, each time followed by a reconciliation against the engine's list.
+func (s *Sandbox) watch() {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		<-s.stop
+		cancel()
+	}()
+	for ctx.Err() == nil {
+		ids, errc := s.docker.Watch(ctx, LabelInvoker, s.cfg.Prefix)
+		s.reconcile(ctx)
+		for id := range ids {
+			s.markGone(id)
+		}
+		if err := <-errc; err != nil {
+			s.log.Warn("container events", zap.Error(err))
+			select {
+			case <-ctx.Done():
+			case <-time.After(time.Second):
+			}
+		}
+	}
+}
+
+// reconcile marks gone every container of the pool the engine no longer runs.
+func (s *Sandbox) reconcile(ctx context.Context) {
+	listed, err := s.docker.List(ctx, LabelInvoker, s.cfg.Prefix)
+	if err != nil {
+		if ctx.Err() == nil {
+			s.log.Warn("reconcile containers", zap.Error(err))
+		}
+		return
+	}
+	alive := make(map[string]bool, len(listed))
+	for _, l := range listed {
+		alive[l.ID] = l.State == "running" || l.State == "paused"
+	}
+	s.mu.Lock()
+	var dead []string
+	for e := range s.entries {
+		if e.ctr.ID != "" && !alive[e.ctr.ID] {
+			dead = append(dead, e.ctr.ID)
+		}
+	}
+	s.mu.Unlock()
+	for _, id := range dead {
+		s.markGone(id)
+	}
+}
+
+// markGone takes a dead container out of service: an idle one leaves the pool (and its
+// memory the account) now, a busy one when its activations end, which they do soon.
+func (s *Sandbox) markGone(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for e := range s.entries {
+		if e.ctr.ID != id || e.gone || e.state == removing {
+			continue
+		}
+		e.gone = true
+		s.log.Warn("container died or was removed by someone else", zap.String("container", e.ctr.Name), zap.Int("active", e.active))
+		if e.active == 0 {
+			s.dropLocked(e)
+			s.removeAsync(e)
+			s.dispatchLocked()
+		}
+		return
+	}
 }
 
 // dispatchLocked places waiting requests in order, as long as the head fits.

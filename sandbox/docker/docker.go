@@ -22,6 +22,7 @@ import (
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/events"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/api/types/network"
@@ -394,6 +395,40 @@ func (c *Client) List(ctx context.Context, label, value string) ([]Listed, error
 		out = append(out, Listed{ID: s.ID, Name: name, Labels: s.Labels, State: s.State})
 	}
 	return out, nil
+}
+
+// Watch streams the IDs of the containers labelled label=value that die or are destroyed,
+// whoever caused it, until ctx ends or the stream breaks; then it closes ids and sends the
+// error (nil when ctx ended) on errc. Events between two Watch calls are not replayed:
+// reconcile with List after (re)subscribing.
+func (c *Client) Watch(ctx context.Context, label, value string) (ids <-chan string, errc <-chan error) {
+	f := filters.NewArgs(filters.Arg("type", string(events.ContainerEventType)), filters.Arg("event", string(events.ActionDie)),
+		filters.Arg("event", string(events.ActionDestroy)), filters.Arg("label", label+"="+value))
+	msgs, errs := c.api.Events(ctx, events.ListOptions{Filters: f})
+	out, outErr := make(chan string), make(chan error, 1)
+	go func() {
+		defer close(out)
+		for {
+			select {
+			case m := <-msgs:
+				select {
+				case out <- m.Actor.ID:
+				case <-ctx.Done():
+					outErr <- nil
+					return
+				}
+			case err := <-errs:
+				if ctx.Err() != nil {
+					err = nil
+				} else if err != nil {
+					err = fmt.Errorf("container events: %w", err)
+				}
+				outErr <- err
+				return
+			}
+		}
+	}()
+	return out, outErr
 }
 
 // OpenLog opens a container's json-file log at offset.
