@@ -28,7 +28,7 @@ start() {
   else
     echo "docker.sh: starting dockerd (log $log)" >&2
     # containerd ships with docker.io; dockerd starts its own if none runs.
-    nohup dockerd --host=unix:///var/run/docker.sock --log-driver=json-file >"$log" 2>&1 &
+    nohup dockerd --host=unix:///var/run/docker.sock --log-driver=json-file >"$log" 2>&1 </dev/null &
     echo $! >"$pidfile"
   fi
   for _ in $(seq 1 120); do

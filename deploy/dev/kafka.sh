@@ -68,7 +68,7 @@ PROPS
     -c "$dir/server.properties" >"$dir/format.log" 2>&1 || { cat "$dir/format.log" >&2; exit 1; }
   echo "kafka.sh: starting Kafka on 127.0.0.1:$port (log $dir/kafka.log)" >&2
   nohup java $jopts -cp "$cp" -Dlog4j.configuration="file:$dir/log4j.properties" \
-    kafka.Kafka "$dir/server.properties" >"$dir/kafka.log" 2>&1 &
+    kafka.Kafka "$dir/server.properties" >"$dir/kafka.log" 2>&1 </dev/null &
   echo $! >"$pidfile"
   for _ in $(seq 1 240); do
     if ! running "$pidfile"; then echo "kafka.sh: Kafka exited; log:" >&2; tail -30 "$dir/kafka.log" >&2; exit 1; fi

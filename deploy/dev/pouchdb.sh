@@ -45,8 +45,13 @@ do_start() {
   local port; port=$(free_port)
   echo "pouchdb.sh: starting pouchdb-server on 127.0.0.1:$port (log $dir/pouchdb.log)" >&2
   # --no-color keeps the log readable; config and log files stay inside the data dir.
-  (cd "$dir/data" && nohup "$install/node_modules/.bin/pouchdb-server" --host 127.0.0.1 --port "$port" \
-     --dir "$dir/data" --config "$dir/data/config.json" --no-color >"$dir/pouchdb.log" 2>&1 & echo $! >"$pidfile")
+  # The server must not keep this script's stdout open: callers read the URL with $(...),
+  # which only returns at end of file.
+  pushd "$dir/data" >/dev/null
+  nohup "$install/node_modules/.bin/pouchdb-server" --host 127.0.0.1 --port "$port" \
+     --dir "$dir/data" --config "$dir/data/config.json" --no-color >"$dir/pouchdb.log" 2>&1 </dev/null &
+  echo $! >"$pidfile"
+  popd >/dev/null
   local url=http://127.0.0.1:$port
   for _ in $(seq 1 120); do
     running "$pidfile" || { echo "pouchdb.sh: pouchdb-server exited; log:" >&2; tail -20 "$dir/pouchdb.log" >&2; exit 1; }
