@@ -6,6 +6,7 @@ BIN := bin
 # go test's package parallelism: the tests share one Docker engine and one Kafka broker.
 TEST_P ?= 2
 TEST_TIMEOUT ?= 20m
+RUN_ARGS ?=
 # Fuzz targets run briefly in every `make test` (pkg:Target).
 FUZZ_TARGETS ?= ./invoker/message:FuzzDecodeActivationMessage ./invoker/message:FuzzDecodeAck \
 	./invoker/action:FuzzDecodeAction ./sandbox/manifest:FuzzParse ./benchmarks/trace:FuzzParse2019Invocations
@@ -58,9 +59,12 @@ images:
 	@if [ -x deploy/runtimes/build.sh ]; then $(DEV)/docker.sh start && deploy/runtimes/build.sh; \
 	else echo "images: deploy/runtimes/build.sh is not there yet"; fi
 
+# The standalone system on the embedded broker and store; extra flags via RUN_ARGS, e.g.
+# make run RUN_ARGS="--harvest --policy harvest".
 run: build
-	@if [ -f cmd/owstandalone/main.go ]; then $(DEV)/docker.sh start && $(MAKE) --no-print-directory images && $(BIN)/owstandalone; \
-	else echo "run: the standalone system (cmd/owstandalone) is not built yet; 'make test' exercises what exists"; fi
+	@$(DEV)/docker.sh start
+	@$(MAKE) --no-print-directory images
+	@exec $(BIN)/owstandalone $(RUN_ARGS)
 
 # The published benchmarks: trace replay (no harvest, harvest, harvest + harvest-aware
 # balancer) and the micro-benchmarks; results in benchmarks/results/.
