@@ -95,6 +95,10 @@ type Consumer struct {
 
 	mu       sync.Mutex
 	trackers map[int]*commitTracker // per partition, AtLeastOnce only
+	// next is, per partition, the offset after the last record handed out. The group
+	// delivers again from the committed offset after every rejoin (a broker restart, a
+	// session timeout): records below next were already handed out by this process.
+	next map[int]int64
 }
 
 // NewConsumer joins the consumer group lazily: the first Fetch does.
@@ -121,16 +125,40 @@ func NewConsumer(cfg ConsumerConfig, log *zap.Logger) (*Consumer, error) {
 			log.Warn("kafka reader", zap.String("detail", fmt.Sprintf(msg, args...)))
 		}),
 	})
-	return &Consumer{cfg: cfg, log: log.Named("consumer"), reader: r, trackers: map[int]*commitTracker{}}, nil
+	return &Consumer{cfg: cfg, log: log.Named("consumer"), reader: r, trackers: map[int]*commitTracker{}, next: map[int]int64{}}, nil
 }
 
 // Fetch blocks until the next record arrives or ctx is done. With AtMostOnce the record is
 // committed before Fetch returns it; a commit failure is returned with the record, which the
 // caller may still run (OpenWhisk logs and carries on).
+//
+// A record this consumer already handed out is never handed out again: after the group is
+// rejoined (a broker restart, for instance) Kafka delivers again from the committed offset,
+// and those records are running or done here. With AtMostOnce such a record is committed
+// again (its first commit may have failed while the broker was away) and skipped.
 func (c *Consumer) Fetch(ctx context.Context) (Record, error) {
-	m, err := c.reader.FetchMessage(ctx)
-	if err != nil {
-		return Record{}, fmt.Errorf("fetch from %s: %w", c.cfg.Topic, err)
+	var m kafka.Message
+	for {
+		var err error
+		if m, err = c.reader.FetchMessage(ctx); err != nil {
+			return Record{}, fmt.Errorf("fetch from %s: %w", c.cfg.Topic, err)
+		}
+		c.mu.Lock()
+		next, seen := c.next[m.Partition]
+		again := seen && m.Offset < next
+		if !again {
+			c.next[m.Partition] = m.Offset + 1
+		}
+		c.mu.Unlock()
+		if !again {
+			break
+		}
+		c.log.Info("record delivered again after a rejoin: skipped", zap.Int("partition", m.Partition), zap.Int64("offset", m.Offset))
+		if c.cfg.Delivery == AtMostOnce {
+			if err := c.reader.CommitMessages(ctx, m); err != nil {
+				c.log.Warn("commit", zap.Int64("offset", m.Offset), zap.Error(err))
+			}
+		}
 	}
 	rec := Record{Topic: m.Topic, Partition: m.Partition, Offset: m.Offset, Value: m.Value}
 	switch c.cfg.Delivery {
