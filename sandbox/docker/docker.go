@@ -227,8 +227,14 @@ func (c *Client) containerConfig(spec Spec) (*container.Config, *container.HostC
 		DNS:         c.cfg.DNSServers,
 		DNSSearch:   c.cfg.DNSSearch,
 		DNSOptions:  c.cfg.DNSOptions,
-		CapDrop:     []string{"NET_RAW", "NET_ADMIN"},
-		LogConfig:   container.LogConfig{Type: "json-file"},
+		// OpenWhisk drops NET_RAW and NET_ADMIN. We also drop what no action runtime needs
+		// of Docker's default set: device nodes, audit records, file and process capability
+		// changes, chroot, ports below 1024 (the proxy listens on 8080). Kept: CHOWN,
+		// DAC_OVERRIDE, FOWNER, FSETID, KILL, SETGID, SETUID, which user images use to own
+		// files and to run a process as another user; no-new-privileges stops those from
+		// gaining anything through set-user-ID binaries.
+		CapDrop:   []string{"NET_RAW", "NET_ADMIN", "MKNOD", "AUDIT_WRITE", "SETFCAP", "SETPCAP", "SYS_CHROOT", "NET_BIND_SERVICE"},
+		LogConfig: container.LogConfig{Type: "json-file"},
 		Resources: container.Resources{
 			Memory:     mem,
 			MemorySwap: mem,
