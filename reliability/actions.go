@@ -123,3 +123,18 @@ def main(args):
     mounts = [l.split()[1] + " " + l.split()[2] for l in open("/proc/self/mounts")]
     return {"status": status, "rawSocket": raw, "pidsMax": pids, "dockerSockets": sockets, "mounts": mounts, "uid": os.getuid()}
 `
+
+// LeakyAction puts every secret it can reach where an invoker or controller might log it:
+// user log lines (args["marker"], the API key, an init parameter), the result (all its
+// parameters, the API key) and, with args["fail"], an error.
+const LeakyAction = `
+import os
+
+def main(args):
+    m = args.get("marker", "")
+    print("LOG-" + m, flush=True)
+    print("ENV " + os.environ.get("__OW_API_KEY", "") + " " + os.environ.get("INITSECRET", ""), flush=True)
+    if args.get("fail"):
+        raise Exception("ERROR-" + m)
+    return {"echo": args, "out": "RESULT-" + m, "key": os.environ.get("__OW_API_KEY", ""), "init": os.environ.get("INITSECRET", "")}
+`

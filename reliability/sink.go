@@ -139,3 +139,33 @@ func (s *Sink) WaitStarts(tb testing.TB, id string, n int, timeout time.Duration
 		}
 	}
 }
+
+// Started returns the activations that began at least once, in no particular order.
+func (s *Sink) Started() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]string, 0, len(s.starts))
+	for id := range s.starts {
+		out = append(out, id)
+	}
+	return out
+}
+
+// WaitStarted waits until n distinct activations have begun and returns them.
+func (s *Sink) WaitStarted(tb testing.TB, n int, timeout time.Duration) []string {
+	tb.Helper()
+	deadline := time.After(timeout)
+	for {
+		s.mu.Lock()
+		got, ch := len(s.starts), s.change
+		s.mu.Unlock()
+		if got >= n {
+			return s.Started()
+		}
+		select {
+		case <-ch:
+		case <-deadline:
+			tb.Fatalf("%d activations started in %v, want %d", got, timeout, n)
+		}
+	}
+}

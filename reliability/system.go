@@ -604,3 +604,15 @@ func kinds(acks []message.Ack) []string {
 	}
 	return out
 }
+
+// PutSubject writes a subject document with one namespace of the same name and its key, as
+// `wskadmin user create` does (write it before the controller starts, or wait for the
+// controller's identity cache).
+func (s *System) PutSubject(subject, uuid, key string) {
+	s.TB.Helper()
+	body, _ := json.Marshal(map[string]any{"subject": subject,
+		"namespaces": []map[string]string{{"name": subject, "uuid": uuid, "key": key}}})
+	if _, err := s.Store.Put(context.Background(), s.DBs.Subjects, subject, "", body); err != nil {
+		s.TB.Fatalf("put subject %s: %v", subject, err)
+	}
+}
