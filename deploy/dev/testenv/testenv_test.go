@@ -138,7 +138,9 @@ func TestDockerIsReal(t *testing.T) {
 	if err != nil {
 		t.Fatalf("container create: %v", err)
 	}
-	t.Cleanup(func() { _ = cli.ContainerRemove(context.Background(), created.ID, container.RemoveOptions{Force: true}) })
+	t.Cleanup(func() {
+		_ = cli.ContainerRemove(context.Background(), created.ID, container.RemoveOptions{Force: true})
+	})
 	if err := cli.ContainerStart(ctx, created.ID, container.StartOptions{}); err != nil {
 		t.Fatalf("container start: %v", err)
 	}
