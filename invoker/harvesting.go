@@ -138,7 +138,7 @@ func (h *harvester) begin(ctx context.Context, msg *message.ActivationMessage, f
 	now := h.now()
 	size, err := h.core.Start(now, harvest.Activation{
 		ID: string(msg.ActivationID), Key: key, InputBytes: inputBytes, ContainerID: lease.ID, Warm: warm,
-		AllocMemoryMB: a.Limits.MemoryMB, AllocCPUMillis: allocCPU, Prediction: pred,
+		AllocMemoryMB: a.Limits.MemoryMB, AllocCPUMillis: allocCPU, Prediction: pred, ScratchMB: lease.ScratchMB,
 	})
 	var resizes []harvest.Resize
 	if err == nil && !warm {

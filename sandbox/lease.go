@@ -23,7 +23,9 @@ type Lease struct {
 	// Sentinelled: the runtime writes log sentinels and the container runs one activation at
 	// a time, so logs can be attributed to this activation.
 	Sentinelled bool
-	released    bool
+	// ScratchMB is the container's in-memory scratch: charged to its memory, never lendable.
+	ScratchMB int
+	released  bool
 }
 
 // MarkInitialized records a successful /init: the container now belongs to its action.

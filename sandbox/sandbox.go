@@ -57,6 +57,8 @@ type Config struct {
 	Registry      string // runtimes registry for managed images
 	Proxy         actionproxy.Config
 	TickInterval  time.Duration // default 100 ms (pause grace resolution)
+	// Scratch, when set, mounts an in-memory scratch directory into every container.
+	Scratch *ScratchConfig
 	StemCellBoost bool          // size stem cells from recent cold starts (default on via New)
 }
 
@@ -128,6 +130,7 @@ type entry struct {
 	kind        string
 	image       string
 	memoryMB    int
+	scratchMB   int // in-memory scratch (tmpfs) size, charged to the container's memory
 	state       state
 	active      int
 	maxActive   int
@@ -186,6 +189,7 @@ type Sandbox struct {
 	roomCh   chan struct{} // closed and replaced whenever the wait queue empties
 	bg       sync.WaitGroup
 	stop     chan struct{}
+	scratch  *scratch // nil when Config.Scratch is
 }
 
 type stemKey struct {
@@ -206,6 +210,13 @@ func New(cfg Config, d *docker.Client, log *zap.Logger, now func() time.Time) (*
 		entries: map[*entry]struct{}{}, waiters: list.New(), stemWant: map[stemKey]int{},
 		misses: map[stemKey][]time.Time{}, roomCh: make(chan struct{}), stop: make(chan struct{})}
 	close(s.roomCh) // no one waits yet
+	if cfg.Scratch != nil {
+		sc, err := newScratch(*cfg.Scratch, s.log)
+		if err != nil {
+			return nil, err
+		}
+		s.scratch = sc
+	}
 	for _, p := range cfg.Manifest.StemCells() {
 		k := stemKey{kind: p.Kind, memoryMB: int(p.Memory.MB()), image: p.Image.Ref(cfg.Registry)}
 		s.stemWant[k] += p.InitialCount
@@ -307,6 +318,9 @@ func (s *Sandbox) Close(ctx context.Context) error {
 	// A container created by a run still in flight is caught by name.
 	if err := s.removeLeftovers(ctx); err != nil {
 		errs = append(errs, err)
+	}
+	for _, e := range entries {
+		s.releaseScratch(e.ctr.Name)
 	}
 	return errors.Join(errs...)
 }
@@ -534,8 +548,10 @@ func (s *Sandbox) carryOut(ctx context.Context, p *placement) (*Lease, error) {
 	e := p.entry
 	switch {
 	case p.start == Cold:
-		ctr, err := s.docker.Run(ctx, s.spec(p.req.Kind, p.req.Image, p.req.MemoryMB, p.req.Namespace, p.req.ActionName, p.req.Pull, p.req.PullRequired))
+		spec := s.spec(p.req.Kind, p.req.Image, p.req.MemoryMB, p.req.Namespace, p.req.ActionName, p.req.Pull, p.req.PullRequired)
+		ctr, err := s.docker.Run(ctx, spec)
 		if err != nil {
+			s.releaseScratch(spec.Name)
 			s.mu.Lock()
 			s.dropLocked(e)
 			s.dispatchLocked()
@@ -553,6 +569,7 @@ func (s *Sandbox) carryOut(ctx context.Context, p *placement) (*Lease, error) {
 		}
 		s.mu.Lock()
 		e.ctr, e.proxy, e.logs, e.state = ctr, proxy, &logCursor{path: ctr.LogPath}, ready
+		e.scratchMB = memoryScratchMB(spec)
 		s.mu.Unlock()
 	case p.unpause:
 		if err := s.docker.Unpause(ctx, e.ctr.ID); err != nil {
@@ -585,7 +602,7 @@ func (s *Sandbox) carryOut(ctx context.Context, p *placement) (*Lease, error) {
 	}
 	s.mu.Lock()
 	l := &Lease{s: s, e: e, Start: p.start, Proxy: e.proxy, Name: e.ctr.Name, ID: e.ctr.ID,
-		Initialized: e.initialized, Sentinelled: e.sentinelled && p.req.Concurrency == 1}
+		Initialized: e.initialized, Sentinelled: e.sentinelled && p.req.Concurrency == 1, ScratchMB: e.scratchMB}
 	s.mu.Unlock()
 	return l, nil
 }
@@ -596,8 +613,9 @@ func (s *Sandbox) spec(kind, image string, memoryMB int, part1, part2 string, pu
 	s.counter++
 	n := s.counter
 	s.mu.Unlock()
+	name := ContainerName(s.cfg.Prefix, n, part1, part2)
 	spec := docker.Spec{
-		Name:         ContainerName(s.cfg.Prefix, n, part1, part2),
+		Name:         name,
 		Image:        image,
 		MemoryMB:     memoryMB,
 		CPUShares:    docker.CPUShares(s.cfg.UserMemoryMB, memoryMB),
@@ -605,6 +623,18 @@ func (s *Sandbox) spec(kind, image string, memoryMB int, part1, part2 string, pu
 		Labels:       map[string]string{LabelInvoker: s.cfg.Prefix, "owinvoker.kind": kind},
 		Pull:         pull,
 		PullRequired: pullRequired,
+	}
+	if s.scratch != nil {
+		tenant := part1
+		if part1 == "prewarm" && part2 == kind {
+			tenant = "" // a stem cell: the prewarm pool's budget
+		}
+		mounts, env, err := s.scratch.reserve(name, tenant, kind, memoryMB)
+		if err != nil {
+			s.log.Warn("no scratch", zap.String("container", name), zap.Error(err))
+		} else {
+			spec.Scratch, spec.Env = mounts, append(spec.Env, env...)
+		}
 	}
 	return spec
 }
@@ -644,6 +674,14 @@ func (s *Sandbox) removeContainer(ctr docker.Container) {
 	defer cancel()
 	if err := s.docker.Remove(ctx, ctr.ID); err != nil {
 		s.log.Warn("remove container", zap.String("container", ctr.Name), zap.Error(err))
+	}
+	s.releaseScratch(ctr.Name)
+}
+
+// releaseScratch returns a container's scratch; safe for containers that never got one.
+func (s *Sandbox) releaseScratch(name string) {
+	if s.scratch != nil && name != "" {
+		s.scratch.release(name)
 	}
 }
 
@@ -895,10 +933,12 @@ func (s *Sandbox) startStemCellLocked(k stemKey) {
 		defer s.bg.Done()
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		ctr, err := s.docker.Run(ctx, s.spec(k.kind, k.image, k.memoryMB, "prewarm", k.kind, false, false))
+		spec := s.spec(k.kind, k.image, k.memoryMB, "prewarm", k.kind, false, false)
+		ctr, err := s.docker.Run(ctx, spec)
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		if err != nil {
+			s.releaseScratch(spec.Name)
 			s.log.Warn("stem cell not started", zap.String("kind", k.kind), zap.Error(err))
 			s.dropLocked(e)
 			s.dispatchLocked()
@@ -910,6 +950,7 @@ func (s *Sandbox) startStemCellLocked(k stemKey) {
 			return
 		}
 		e.ctr, e.proxy, e.logs, e.state = ctr, proxy, &logCursor{path: ctr.LogPath}, stemCell
+		e.scratchMB = memoryScratchMB(spec)
 		s.dispatchLocked()
 	}()
 }

@@ -28,6 +28,7 @@ import (
 	"github.com/owinvoker/owinvoker/invoker/config"
 	"github.com/owinvoker/owinvoker/invoker/message"
 	"github.com/owinvoker/owinvoker/invoker/store"
+	"github.com/owinvoker/owinvoker/memfs"
 	"github.com/owinvoker/owinvoker/sandbox"
 	"github.com/owinvoker/owinvoker/sandbox/docker"
 	"github.com/owinvoker/owinvoker/sandbox/manifest"
@@ -103,8 +104,12 @@ func run(ctx context.Context, args, environ []string, logOut io.Writer) error {
 		// Harvesting lends CPU quotas: every container gets one, in proportion to its memory.
 		userCPUs = float64(runtime.NumCPU())
 	}
-	sb, err := sandbox.New(sandbox.Config{Prefix: prefix, UserMemoryMB: cfg.UserMemoryMB, UserCPUs: userCPUs,
-		PauseGrace: cfg.PauseGrace, IdleTimeout: cfg.IdleContainer, Manifest: m, Registry: cfg.RuntimesRegistry}, d, log, time.Now)
+	sbCfg := sandbox.Config{Prefix: prefix, UserMemoryMB: cfg.UserMemoryMB, UserCPUs: userCPUs,
+		PauseGrace: cfg.PauseGrace, IdleTimeout: cfg.IdleContainer, Manifest: m, Registry: cfg.RuntimesRegistry}
+	if cfg.Scratch {
+		sbCfg.Scratch = &sandbox.ScratchConfig{Ledger: memfs.Config{HostBytes: int64(cfg.ScratchHost) << 20}}
+	}
+	sb, err := sandbox.New(sbCfg, d, log, time.Now)
 	if err != nil {
 		return err
 	}

@@ -26,6 +26,7 @@ import (
 	"github.com/owinvoker/owinvoker/invoker/broker"
 	"github.com/owinvoker/owinvoker/invoker/message"
 	"github.com/owinvoker/owinvoker/invoker/store"
+	"github.com/owinvoker/owinvoker/memfs"
 	"github.com/owinvoker/owinvoker/sandbox"
 	"github.com/owinvoker/owinvoker/sandbox/docker"
 	"github.com/owinvoker/owinvoker/sandbox/manifest"
@@ -166,8 +167,12 @@ func Start(ctx context.Context, cfg Config, log *zap.Logger) (*System, error) {
 		userCPUs = float64(runtime.NumCPU())
 		hv = invoker.HarvestConfig{Enabled: true, UserCPUs: userCPUs}
 	}
+	// Every action gets an in-memory /tmp, a quarter of the user memory for all of them,
+	// on disk under the data directory when that is spent.
 	s.sb, err = sandbox.New(sandbox.Config{Prefix: "wskstandalone0", UserMemoryMB: cfg.UserMemoryMB,
-		UserCPUs: userCPUs, PauseGrace: cfg.PauseGrace, Manifest: m}, s.docker, log, time.Now)
+		UserCPUs: userCPUs, PauseGrace: cfg.PauseGrace, Manifest: m,
+		Scratch: &sandbox.ScratchConfig{DiskRoot: filepath.Join(absDir(cfg.DataDir), "scratch"),
+			Ledger: memfs.Config{HostBytes: int64(cfg.UserMemoryMB/4) << 20}}}, s.docker, log, time.Now)
 	if err != nil {
 		return nil, err
 	}
@@ -250,4 +255,12 @@ func freePort() (int, error) {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// absDir makes a directory absolute: Docker bind-mounts need absolute host paths.
+func absDir(dir string) string {
+	if a, err := filepath.Abs(dir); err == nil {
+		return a
+	}
+	return dir
 }
