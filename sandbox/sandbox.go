@@ -50,16 +50,16 @@ type Config struct {
 	Prefix       string
 	UserMemoryMB int
 	// UserCPUs, when set, gives every container a CPU quota proportional to its memory.
-	UserCPUs      float64
-	PauseGrace    time.Duration // default 10 s
-	IdleTimeout   time.Duration // default 10 min
-	Manifest      *manifest.Manifest
-	Registry      string // runtimes registry for managed images
-	Proxy         actionproxy.Config
-	TickInterval  time.Duration // default 100 ms (pause grace resolution)
+	UserCPUs     float64
+	PauseGrace   time.Duration // default 10 s
+	IdleTimeout  time.Duration // default 10 min
+	Manifest     *manifest.Manifest
+	Registry     string // runtimes registry for managed images
+	Proxy        actionproxy.Config
+	TickInterval time.Duration // default 100 ms (pause grace resolution)
 	// Scratch, when set, mounts an in-memory scratch directory into every container.
-	Scratch *ScratchConfig
-	StemCellBoost bool          // size stem cells from recent cold starts (default on via New)
+	Scratch       *ScratchConfig
+	StemCellBoost bool // size stem cells from recent cold starts (default on via New)
 }
 
 func (c *Config) validate() error {
