@@ -142,6 +142,7 @@ func New(cfg Config, m *manifest.Manifest, s store.DocStore, sb *sandbox.Sandbox
 		pingProducer: pingProducer,
 		enabledCh:    make(chan struct{}, 1),
 	}
+	met.reg.MustRegister(newScratchCollector(sb))
 	if cfg.Harvest.Enabled {
 		inv.harvester, err = newHarvester(cfg.Harvest, sb, met.reg, log, now)
 		if err != nil {
