@@ -350,7 +350,17 @@ func (inv *Invoker) handle(ctx context.Context, c *broker.Consumer, rec broker.R
 		}
 	}
 
-	o := inv.run(ctx, msg)
+	var o outcome
+	if n := len(rec.Value); n > broker.MaxMessageBytes {
+		// Larger than any OpenWhisk controller sends (its MAX_ACTIVATION_LIMIT): a producer
+		// that ignored the limit, on a topic that let it through. Answer, do not run it.
+		log.Warn("oversized activation message refused", zap.String("activationId", string(msg.ActivationID)), zap.Int("bytes", n))
+		resp := message.ErrorTextResponse(message.StatusApplicationError,
+			fmt.Sprintf("Request larger than allowed: %d > %d bytes.", n, broker.MaxMessageBytes))
+		o = outcome{act: message.FallbackActivation(msg, resp, inv.now().UnixMilli()), combined: true, store: true}
+	} else {
+		o = inv.run(ctx, msg)
+	}
 	if o.abandon {
 		log.Info("stopping: activation left for redelivery", zap.String("activationId", string(msg.ActivationID)))
 		return

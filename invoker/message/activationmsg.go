@@ -1,9 +1,11 @@
 package message
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"unicode/utf8"
 )
 
 // ErrFPCMessage is returned (wrapped) by DecodeActivationMessage when the
@@ -39,7 +41,13 @@ type ActivationMessage struct {
 //	activation message: field "activationId": missing
 //
 // and wrap ErrFPCMessage for FPC container messages.
+//
+// Like the Scala invoker, which reads records as UTF-8 text, it turns every malformed UTF-8
+// sequence into U+FFFD rather than hand an action bytes that are not text.
 func DecodeActivationMessage(data []byte) (*ActivationMessage, error) {
+	if !utf8.Valid(data) {
+		data = bytes.ToValidUTF8(data, []byte("\uFFFD"))
+	}
 	var m ActivationMessage
 	if err := m.UnmarshalJSON(data); err != nil {
 		return nil, err
