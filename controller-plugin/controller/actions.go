@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/owinvoker/owinvoker/invoker/action"
 	"github.com/owinvoker/owinvoker/invoker/message"
@@ -641,6 +642,12 @@ func (c *Controller) readBody(w http.ResponseWriter, r *http.Request, max int64)
 			return nil, false
 		}
 		c.fail(w, r, http.StatusBadRequest, textMalformedPrefix+err.Error())
+		return nil, false
+	}
+	// JSON is UTF-8 (RFC 8259). Go's decoder would quietly turn bad bytes into U+FFFD in
+	// what it decodes and pass them through in raw parameters: refuse them instead.
+	if !utf8.Valid(buf.Bytes()) {
+		c.fail(w, r, http.StatusBadRequest, textMalformedPrefix+"the request body is not valid UTF-8")
 		return nil, false
 	}
 	return buf.Bytes(), true
