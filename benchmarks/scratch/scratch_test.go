@@ -14,6 +14,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/owinvoker/owinvoker/benchmarks/scratch"
 	"github.com/owinvoker/owinvoker/deploy/dev/testenv"
 	"github.com/owinvoker/owinvoker/sandbox/actionproxy"
 	"github.com/owinvoker/owinvoker/sandbox/docker"
@@ -181,6 +182,7 @@ func BenchmarkScratch(b *testing.B) {
 	var table strings.Builder
 	table.WriteString("| metric | 128 MiB | 256 MiB | 512 MiB |\n| --- | --- | --- | --- |\n")
 	ratios := map[string][]string{}
+	values := map[string]float64{} // metric@limit → tmpfs/overlay speed-up
 	outcomes := map[string][]string{}
 	for range b.N {
 		for _, mem := range []int{128, 256, 512} {
@@ -212,6 +214,10 @@ func BenchmarkScratch(b *testing.B) {
 						ratio = fmt.Sprintf("%.2f×", a/o)
 					}
 					b.ReportMetric(a/o, fmt.Sprintf("%s_%dMB_tmpfs/overlay", m, mem))
+					values[fmt.Sprintf("%s@%d", m, mem)] = a / o
+					if lowerIsBetter[m] {
+						values[fmt.Sprintf("%s@%d", m, mem)] = o / a
+					}
 				}
 				ratios[m] = append(ratios[m], ratio)
 			}
@@ -232,6 +238,11 @@ func BenchmarkScratch(b *testing.B) {
 		"per container memory limit (higher is better for tmpfs; M6 and M7 are time ratios overlay/tmpfs). " +
 		"Measured on " + time.Now().UTC().Format("2006-01-02") + " on the 2-core development machine; rerun with\n" +
 		"`go test -run '^$' -bench Scratch -benchtime 1x ./benchmarks/scratch/`.\n\n" + table.String()
-	_ = os.WriteFile(filepath.Join(out, "README.md"), []byte(readme), 0o644)
+	_ = os.WriteFile(filepath.Join(out, "README.md"), []byte(readme+"\n![ratios](scratch.png)\n"), 0o644)
+	if err := scratch.PlotRatios(filepath.Join(out, "scratch.png"), metrics, []int{128, 256, 512}, func(m string, lim int) float64 {
+		return values[fmt.Sprintf("%s@%d", m, lim)]
+	}); err != nil {
+		b.Errorf("plot: %v", err)
+	}
 	b.Log("\n" + table.String())
 }
