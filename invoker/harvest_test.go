@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/owinvoker/owinvoker/invoker"
 	"github.com/owinvoker/owinvoker/invoker/message"
@@ -37,7 +38,25 @@ func TestHarvestLenderAndPing(t *testing.T) {
 	if _, ok := last.Annotations.GetInt(invoker.AnnotationAllocCPUMillis); !ok {
 		t.Fatalf("no allocCpuMillis annotation: %+v", last.Annotations)
 	}
+	// The pool lends while the lender runs or idles; keep it busy so that pings taken on a
+	// loaded host still fall into a lending window.
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			h.send(h.activation("guest", "small", rev, false, ""))
+			time.Sleep(time.Second)
+		}
+	}()
 	pings.waitFor(t, func(p *message.PingMessage) bool { return p.Name.UniqueName == h.unique && p.LendableMemoryMB > 0 })
+	close(stop)
+	<-done
 }
 
 // The safeguard: an action that used little memory for a while and then suddenly needs

@@ -188,6 +188,10 @@ func TestScratchBudgetsAndDiskPath(t *testing.T) {
 		entries, _ := os.ReadDir(disk)
 		return len(entries) == 0
 	})
+	waitForCond(t, "memory scratch released", func() bool {
+		snap, _ := sb.ScratchSnapshot()
+		return snap.MemoryContainers == 0 && snap.DiskContainers == 0
+	})
 	// Released budget is reusable.
 	again, l5 := runScratch(t, sb, "tenant-c", "two", nodeScratch, 1)
 	l5.Release(true)
