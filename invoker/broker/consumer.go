@@ -119,8 +119,12 @@ func NewConsumer(cfg ConsumerConfig, log *zap.Logger) (*Consumer, error) {
 		SessionTimeout:    30 * time.Second,
 		HeartbeatInterval: 3 * time.Second,
 		RebalanceTimeout:  30 * time.Second,
-		ReadBackoffMin:    50 * time.Millisecond,
-		ReadBackoffMax:    time.Second,
+		// A group joined while the topic's metadata was not there yet gets no partition;
+		// watching partitions makes the reader rejoin once it appears.
+		WatchPartitionChanges:  true,
+		PartitionWatchInterval: time.Second,
+		ReadBackoffMin:         50 * time.Millisecond,
+		ReadBackoffMax:         time.Second,
 		ErrorLogger: kafka.LoggerFunc(func(msg string, args ...any) {
 			log.Warn("kafka reader", zap.String("detail", fmt.Sprintf(msg, args...)))
 		}),

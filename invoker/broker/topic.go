@@ -52,6 +52,9 @@ func EnsureTopic(ctx context.Context, brokers []string, topic string, cfg TopicC
 		}
 		last = ensureTopicOnce(ctx, brokers, topic, cfg)
 		if last == nil {
+			last = waitForLeaders(ctx, brokers, topic)
+		}
+		if last == nil {
 			return nil
 		}
 	}
@@ -89,4 +92,42 @@ func ensureTopicOnce(ctx context.Context, brokers []string, topic string, cfg To
 		return nil
 	}
 	return err
+}
+
+// waitForLeaders waits until every partition of a (just created) topic has a leader in the
+// broker's metadata. A consumer group joined before that is assigned no partition and, with
+// kafka-go, stays idle until the next rebalance: an invoker that never consumes.
+func waitForLeaders(ctx context.Context, brokers []string, topic string) error {
+	var d kafka.Dialer
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var err error
+		for _, b := range brokers {
+			var conn *kafka.Conn
+			if conn, err = d.DialContext(ctx, "tcp", b); err != nil {
+				continue
+			}
+			var parts []kafka.Partition
+			parts, err = conn.ReadPartitions(topic)
+			conn.Close()
+			if err == nil {
+				ready := len(parts) > 0
+				for _, p := range parts {
+					ready = ready && p.Leader.Host != ""
+				}
+				if ready {
+					return nil
+				}
+				err = fmt.Errorf("topic %s: partitions without a leader", topic)
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("wait for topic %s: %w", topic, err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
