@@ -336,9 +336,18 @@ func (inv *Invoker) handle(ctx context.Context, c *broker.Consumer, rec broker.R
 	}()
 
 	if inv.cfg.Delivery == broker.AtLeastOnce {
+		// Whether it already ran must be known before it runs: a redelivered activation run
+		// again because the database did not answer would break the promise. The ack waits
+		// for the database in this mode anyway.
 		act, err := inv.records.existing(ctx, msg)
-		if err != nil {
-			log.Warn("redelivery check", zap.Error(err))
+		for delay := 200 * time.Millisecond; err != nil; delay = min(2*delay, recordRetryMax) {
+			log.Warn("redelivery check failed, retrying", zap.Error(err))
+			select {
+			case <-ctx.Done():
+				return // stopping: the record stays unfinished, for the next run
+			case <-time.After(delay):
+			}
+			act, err = inv.records.existing(ctx, msg)
 		}
 		if act != nil {
 			// Already ran: acknowledge again from the record, never run twice.

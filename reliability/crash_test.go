@@ -77,7 +77,7 @@ func TestKillInvokerMidActivation(t *testing.T) {
 				time.Sleep(time.Second) // any further ack would be a duplicate: let it arrive
 				tally := sys.Count("owinvoker SIGKILL, 2 running, 5 finished uncommitted", mode, "guest", ids(all...))
 				tally.Log(t)
-				if tally.Recorded != 7 || tally.Acked != 7 || tally.Lost != 0 || tally.RunTwice != 0 {
+				if tally.Recorded != 7 || tally.Acked != 7 || tally.Lost != 0 || tally.RunTwice != 0 || tally.RerunAfterRecord != 0 {
 					t.Errorf("tally %+v: want all 7 recorded and acked, none lost, none run twice", tally)
 				}
 				for _, m := range short {
@@ -126,5 +126,50 @@ func TestKillInvokerMidActivation(t *testing.T) {
 				t.Errorf("containers left after a clean stop: %v", left)
 			}
 		})
+	}
+}
+
+// TestKillInvokerWhileCouchDBDown crashes an at-least-once owinvoker with three finished
+// activations behind a running one, stops the CouchDB-API server, and restarts the invoker:
+// the redelivered activations arrive while it cannot tell whether they already ran. It must
+// wait for the database rather than run them again (this fails when a failed check counts
+// as "not run yet").
+func TestKillInvokerWhileCouchDBDown(t *testing.T) {
+	t.Parallel()
+	couch := reliability.PrivateCouchDB(t)
+	sys := reliability.NewSystem(t, bins, reliability.SystemConfig{CouchURL: couch.Addr})
+	inv := sys.StartInvoker(reliability.InvokerConfig{Delivery: "at-least-once"})
+	rev := sys.PutAction(reliability.Action{Name: "sleepy", Kind: "python:3", Code: reliability.SinkAction, TimeoutMS: 120000})
+	act := func() *message.ActivationMessage {
+		return sys.Activation("guest", "sleepy", rev, false, map[string]any{"sink": sys.Sink.URL, "sleep": 0.1})
+	}
+	long := act()
+	sys.Sink.Hold(string(long.ActivationID), 2*time.Minute)
+	sys.Send(0, long)
+	sys.Sink.WaitStarts(t, string(long.ActivationID), 1, 2*time.Minute)
+	short := []*message.ActivationMessage{act(), act(), act()}
+	for _, m := range short {
+		sys.Send(0, m)
+	}
+	sys.WaitDone("guest", ids(short...), 2*time.Minute)
+
+	inv.Kill()
+	couch.Stop()
+	inv.Restart()
+	// The group hands the partition over once the dead member's session expires.
+	inv.WaitLog(`"msg":"redelivery check failed, retrying"`, 2*time.Minute)
+	couch.Restart()
+	all := append([]*message.ActivationMessage{long}, short...)
+	sys.WaitDone("guest", ids(all...), 3*time.Minute)
+	time.Sleep(time.Second)
+	tally := sys.Count("owinvoker SIGKILL, then CouchDB-API server down during the redelivery", "at-least-once", "guest", ids(all...))
+	tally.Log(t)
+	if tally.Recorded != 4 || tally.Acked != 4 || tally.Lost != 0 || tally.RunTwice != 0 || tally.RerunAfterRecord != 0 {
+		t.Errorf("tally %+v: want all recorded and acked, none run again", tally)
+	}
+	for _, m := range short {
+		if n := sys.Sink.Starts(string(m.ActivationID)); n != 1 {
+			t.Errorf("finished activation %s started %d times", m.ActivationID, n)
+		}
 	}
 }

@@ -24,6 +24,7 @@ type Sink struct {
 
 	mu     sync.Mutex
 	starts map[string]int
+	times  map[string][]time.Time // of the starts
 	ends   map[string]int
 	hold   map[string]time.Duration
 	change chan struct{} // closed and replaced on every call
@@ -40,7 +41,7 @@ func NewSink(tb testing.TB) *Sink {
 	if err != nil {
 		tb.Fatalf("sink: %v", err)
 	}
-	s := &Sink{URL: "http://" + ln.Addr().String(), starts: map[string]int{}, ends: map[string]int{},
+	s := &Sink{URL: "http://" + ln.Addr().String(), starts: map[string]int{}, times: map[string][]time.Time{}, ends: map[string]int{},
 		hold: map[string]time.Duration{}, change: make(chan struct{})}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /start", s.handleStart)
@@ -78,6 +79,7 @@ func (s *Sink) handleStart(w http.ResponseWriter, r *http.Request) {
 	sleep, _ := strconv.ParseFloat(r.URL.Query().Get("sleep"), 64)
 	s.mu.Lock()
 	s.starts[id]++
+	s.times[id] = append(s.times[id], time.Now())
 	if d, ok := s.hold[id]; ok && s.starts[id] == 1 {
 		sleep = d.Seconds()
 	}
@@ -112,6 +114,13 @@ func (s *Sink) Starts(id string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.starts[id]
+}
+
+// StartTimes returns when activation id began, each time.
+func (s *Sink) StartTimes(id string) []time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]time.Time(nil), s.times[id]...)
 }
 
 // Ends returns how often activation id ran to its end.

@@ -18,8 +18,11 @@ type Tally struct {
 	// RunTwice counts activations whose action ran to its end more than once. Started
 	// twice (a run cut short by the crash, then run again) is not counted here but in
 	// Restarted.
-	RunTwice  int
-	Restarted int // activations whose action started more than once
+	RunTwice int
+	// RerunAfterRecord counts activations that started again after their record had been
+	// written: what at-least-once promises never happens.
+	RerunAfterRecord int
+	Restarted        int // activations whose action started more than once
 	// DuplicateAcks is the number of slot-freeing acks beyond the first (a controller
 	// ignores them: the activation is no longer in its books).
 	DuplicateAcks int
@@ -30,7 +33,7 @@ func (s *System) Count(fault, mode, ns string, ids []message.ActivationID) Tally
 	s.TB.Helper()
 	t := Tally{Fault: fault, Mode: mode, Sent: len(ids)}
 	for _, id := range ids {
-		_, recorded := s.Record(ns, id)
+		rec, recorded := s.Record(ns, id)
 		acks := s.Acks.SlotFrees(id)
 		if recorded {
 			t.Recorded++
@@ -48,14 +51,22 @@ func (s *System) Count(fault, mode, ns string, ids []message.ActivationID) Tally
 		if s.Sink.Starts(string(id)) > 1 {
 			t.Restarted++
 		}
+		if recorded {
+			for _, at := range s.Sink.StartTimes(string(id)) {
+				if at.UnixMilli() > rec.Updated {
+					t.RerunAfterRecord++
+					break
+				}
+			}
+		}
 	}
 	return t
 }
 
 // Row formats the tally as a line of RELIABILITY.md's matrix.
 func (t Tally) Row() string {
-	return fmt.Sprintf("| %s | %s | %d | %d | %d | %d | %d | %d | %d |", t.Fault, t.Mode, t.Sent, t.Recorded, t.Acked, t.Lost,
-		t.RunTwice, t.Restarted, t.DuplicateAcks)
+	return fmt.Sprintf("| %s | %s | %d | %d | %d | %d | %d | %d | %d | %d |", t.Fault, t.Mode, t.Sent, t.Recorded, t.Acked, t.Lost,
+		t.RunTwice, t.RerunAfterRecord, t.Restarted, t.DuplicateAcks)
 }
 
 // Log writes the row to the test log, where `go test -v` shows it.
@@ -67,7 +78,7 @@ func (t Tally) Log(tb testing.TB) {
 // MatrixHeader is the header of the rows Row writes.
 func MatrixHeader() string {
 	return strings.Join([]string{
-		"| fault | mode | sent | recorded | acked | lost | run twice | restarted | duplicate acks |",
-		"|---|---|---|---|---|---|---|---|---|",
+		"| fault | mode | sent | recorded | acked | lost | run twice | rerun after its record | restarted | duplicate acks |",
+		"|---|---|---|---|---|---|---|---|---|---|",
 	}, "\n")
 }
