@@ -306,3 +306,59 @@ func TestContainersRemovedBehindTheInvokersBack(t *testing.T) {
 		t.Errorf("containers left after a clean stop: %v", left)
 	}
 }
+
+// TestStemCellRemovedBehindTheInvokersBack removes the prewarmed python container: the next
+// python activation must not be handed the dead one, a new stem cell takes its place, and
+// that one is clean when another tenant's activation gets it.
+func TestStemCellRemovedBehindTheInvokersBack(t *testing.T) {
+	t.Parallel()
+	sys := reliability.NewSystem(t, bins, reliability.SystemConfig{StemCells: true})
+	inv := sys.StartInvoker(reliability.InvokerConfig{})
+	stem := func() []reliability.Listed {
+		var out []reliability.Listed
+		for _, c := range inv.Containers() {
+			if strings.HasSuffix(c.Name, "_prewarm_python3") && c.State == "running" {
+				out = append(out, c)
+			}
+		}
+		return out
+	}
+	deadline := time.Now().Add(time.Minute)
+	for len(stem()) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no python stem cell: %v", inv.Containers())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	old := stem()[0]
+	if err := sys.Docker.ContainerRemove(context.Background(), old.ID, container.RemoveOptions{Force: true}); err != nil {
+		t.Fatal(err)
+	}
+	rev := sys.PutAction(reliability.Action{Name: "py", Kind: "python:3", Code: reliability.SinkAction, MemoryMB: 256})
+	msg := sys.Activation("guest", "py", rev, true, map[string]any{})
+	sys.Send(0, msg)
+	sys.Acks.WaitSlot(t, msg.ActivationID, 2*time.Minute)
+	if rec := sys.WaitRecord("guest", msg.ActivationID, time.Minute); rec.Response.StatusCode != message.StatusSuccess {
+		t.Errorf("python activation after its stem cell was removed: %d %s", rec.Response.StatusCode, rec.Response.Result)
+	}
+	deadline = time.Now().Add(time.Minute)
+	for {
+		if s := stem(); len(s) > 0 && s[0].ID != old.ID {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no new python stem cell a minute after the old one was removed: %v", inv.Containers())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	// Another tenant's action gets the new stem cell, which must be clean: had the first
+	// activation been sent to the dead one's address, it would have initialized whatever
+	// container got that address next, possibly this one.
+	rev2 := sys.PutAction(reliability.Action{Namespace: "tenantb", Name: "py2", Kind: "python:3", Code: reliability.SinkAction, MemoryMB: 256})
+	msg2 := sys.Activation("tenantb", "py2", rev2, true, map[string]any{})
+	sys.Send(0, msg2)
+	sys.Acks.WaitSlot(t, msg2.ActivationID, 2*time.Minute)
+	if rec := sys.WaitRecord("tenantb", msg2.ActivationID, time.Minute); rec.Response.StatusCode != message.StatusSuccess {
+		t.Errorf("another tenant's activation on the next stem cell: %d %s", rec.Response.StatusCode, rec.Response.Result)
+	}
+}
