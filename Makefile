@@ -9,7 +9,8 @@ TEST_TIMEOUT ?= 20m
 RUN_ARGS ?=
 # Fuzz targets run briefly in every `make test` (pkg:Target).
 FUZZ_TARGETS ?= ./invoker/message:FuzzDecodeActivationMessage ./invoker/message:FuzzDecodeAck \
-	./invoker/action:FuzzDecodeAction ./sandbox/manifest:FuzzParse ./benchmarks/trace:FuzzParse2019Invocations
+	./invoker/action:FuzzDecodeAction ./sandbox/manifest:FuzzParse ./benchmarks/trace:FuzzParse2019Invocations \
+	./controller-plugin/controller:FuzzParseActionPut ./controller-plugin/controller:FuzzParsePayload
 FUZZ_TIME ?= 4s
 
 .PHONY: all build test test-unit lint fmt images run bench services-up services-down clean
