@@ -56,6 +56,9 @@ func TestHarvestLenderAndPing(t *testing.T) {
 	}()
 	pings.waitFor(t, func(p *message.PingMessage) bool { return p.Name.UniqueName == h.unique && p.LendableMemoryMB > 0 })
 	close(stop)
+	if got := metricValue(t, h, "owinvoker_memory_in_use_bytes"); got < 512<<20 {
+		t.Errorf("memory_in_use_bytes = %v with a 512 MB container in the pool", got)
+	}
 	<-done
 }
 

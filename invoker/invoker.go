@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/zap"
 
@@ -142,7 +143,10 @@ func New(cfg Config, m *manifest.Manifest, s store.DocStore, sb *sandbox.Sandbox
 		pingProducer: pingProducer,
 		enabledCh:    make(chan struct{}, 1),
 	}
-	met.reg.MustRegister(newScratchCollector(sb))
+	met.reg.MustRegister(newScratchCollector(sb),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "owinvoker", Name: "memory_in_use_bytes",
+			Help: "Memory of all action containers of the pool (busy, warm, paused, prewarm, starting)."},
+			func() float64 { return float64(sb.MemoryInUse()) * (1 << 20) }))
 	if cfg.Harvest.Enabled {
 		inv.harvester, err = newHarvester(cfg.Harvest, sb, met.reg, log, now)
 		if err != nil {

@@ -18,7 +18,6 @@ type metrics struct {
 	fpcDropped  prometheus.Counter
 	redelivered prometheus.Counter
 	inflight    prometheus.Gauge
-	memoryInUse prometheus.Gauge
 	duration    *prometheus.HistogramVec // by phase: wait, init, run, overhead
 }
 
@@ -50,14 +49,12 @@ func newMetrics() *metrics {
 			Help: "Redelivered activations that had already completed and were acknowledged from their records."}),
 		inflight: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "owinvoker", Name: "activations_in_flight",
 			Help: "Activations accepted and not yet finished."}),
-		memoryInUse: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "owinvoker", Name: "memory_in_use_bytes",
-			Help: "Memory of all action containers of the pool (busy, warm, paused, prewarm, starting)."}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: "owinvoker", Name: "activation_phase_seconds",
 			Help:    "Time spent per activation phase.",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60}}, []string{"phase"}),
 	}
 	m.reg.MustRegister(m.activations, m.starts, m.acks, m.ackRetries, m.records, m.recordRetry, m.malformed,
-		m.fpcDropped, m.redelivered, m.inflight, m.memoryInUse, m.duration,
+		m.fpcDropped, m.redelivered, m.inflight, m.duration,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
