@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -40,7 +41,14 @@ func TestKafkaIsReal(t *testing.T) {
 	w := &kafka.Writer{Addr: kafka.TCP(addr), Topic: topic, RequiredAcks: kafka.RequireAll}
 	defer w.Close()
 	want := `{"hello":"kafka"}`
-	if err := w.WriteMessages(t.Context(), kafka.Message{Value: []byte(want)}); err != nil {
+	// A topic just created has no leader for a moment: retry that error only.
+	for attempt := 0; attempt < 50; attempt++ {
+		if err = w.WriteMessages(t.Context(), kafka.Message{Value: []byte(want)}); !errors.Is(err, kafka.UnknownTopicOrPartition) && !errors.Is(err, kafka.LeaderNotAvailable) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err != nil {
 		t.Fatalf("produce to %s: %v", topic, err)
 	}
 	r := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{addr}, Topic: topic, GroupID: topic, MaxWait: 100 * time.Millisecond})
