@@ -278,12 +278,12 @@ func TestActionsAndActivationsThroughTheClient(t *testing.T) {
 func TestTwoInvokersHomeAndStep(t *testing.T) {
 	sys := start(t, 2, 256, "sharding")
 	c := sys.client
-	slow := `function main() { return new Promise(r => setTimeout(() => r({}), 3000)); }`
+	slow := `function main() { return new Promise(r => setTimeout(() => r({}), 8000)); }`
 	if _, _, err := c.Actions.Insert(&whisk.Action{Name: "wide", Exec: &whisk.Exec{Kind: "nodejs:20", Code: &slow}}, false); err != nil {
 		t.Fatal(err)
 	}
 	var wg sync.WaitGroup
-	for range 2 {
+	for i := range 2 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -291,6 +291,9 @@ func TestTwoInvokersHomeAndStep(t *testing.T) {
 				t.Errorf("invoke: %v", err)
 			}
 		}()
+		if i == 0 {
+			time.Sleep(time.Second) // the first holds its invoker's only slot while the second is placed
+		}
 	}
 	wg.Wait()
 	for i, u := range sys.uniques {
