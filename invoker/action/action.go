@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/owinvoker/owinvoker/invoker/message"
 )
 
 // Errors of Decode, Resolve and Executable. Map them to activation
@@ -123,15 +124,15 @@ func (a Action) MarshalJSON() ([]byte, error) {
 		Namespace   string                    `json:"namespace"`
 		Name        string                    `json:"name"`
 		Exec        execWire                  `json:"exec"`
-		Parameters  []parameterWire           `json:"parameters"`
+		Parameters  Parameters                `json:"parameters"`
 		Limits      limitsWire                `json:"limits"`
 		Version     string                    `json:"version"`
 		Publish     bool                      `json:"publish"`
-		Annotations []parameterWire           `json:"annotations"`
+		Annotations Parameters                `json:"annotations"`
 		Updated     int64                     `json:"updated"`
 		Attachments map[string]AttachmentStub `json:"_attachments,omitempty"`
-	}{a.DocID(), a.Rev, "action", a.Namespace, a.Name, exec, a.Parameters.wire(), a.Limits.wire(),
-		a.Version, a.Publish, a.Annotations.wire(), a.Updated, a.Attachments})
+	}{a.DocID(), a.Rev, "action", a.Namespace, a.Name, exec, a.Parameters, a.Limits.wire(),
+		a.Version, a.Publish, a.Annotations, a.Updated, a.Attachments})
 }
 
 // UnmarshalJSON reads a document as Decode does.
@@ -163,7 +164,7 @@ func (a *Action) parse(data []byte) error {
 			if err := parseString(raw, &s); err != nil {
 				return err
 			}
-			ns, err := normalizePath(s)
+			ns, err := message.NormalizePath(s)
 			v.Namespace = ns
 			return err
 		}),
@@ -171,7 +172,7 @@ func (a *Action) parse(data []byte) error {
 			if err := parseString(raw, &v.Name); err != nil {
 				return err
 			}
-			if !validEntityName(v.Name) {
+			if !message.ValidEntityName(v.Name) {
 				return fmt.Errorf("%q is not a legal entity name", v.Name)
 			}
 			return nil
@@ -184,7 +185,7 @@ func (a *Action) parse(data []byte) error {
 			if err := parseString(raw, &s); err != nil {
 				return err
 			}
-			ver, err := normalizeSemVer(s)
+			ver, err := message.NormalizeSemVer(s)
 			v.Version = ver
 			return err
 		}),

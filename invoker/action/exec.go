@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/owinvoker/owinvoker/invoker/message"
 	"mime"
 	"regexp"
 	"strings"
@@ -293,7 +294,7 @@ func parseComponent(raw json.RawMessage) (string, error) {
 		if err := parseString(raw, &s); err != nil {
 			return "", err
 		}
-		p, err := normalizePath(s)
+		p, err := message.NormalizePath(s)
 		if err != nil {
 			return "", err
 		}
@@ -310,10 +311,10 @@ func parseComponent(raw json.RawMessage) (string, error) {
 		if err := first(o.req("path", strInto(&path)), o.req("name", strInto(&name))); err != nil {
 			return "", err
 		}
-		if path, err = normalizePath(path); err != nil {
+		if path, err = message.NormalizePath(path); err != nil {
 			return "", err
 		}
-		if !validEntityName(name) {
+		if !message.ValidEntityName(name) {
 			return "", fmt.Errorf("%q is not a legal entity name", name)
 		}
 	}
