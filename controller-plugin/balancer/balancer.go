@@ -176,7 +176,7 @@ func (c *Config) validate() error {
 // invoker is the balancer's view of one invoker.
 type invoker struct {
 	Invoker
-	known   bool       // has appeared in an UpdateInvokers list
+	known   bool       // has been listed healthy or with a reported memory
 	sem     *semaphore // nil until known
 	active  int
 	lendCPU int // lendable view: last report less extra demand placed since
@@ -228,9 +228,10 @@ func New(cfg Config) (*Balancer, error) {
 // home invokers do not move when an invoker dies.
 //
 // When the number of invokers changes, the managed and blackbox pools and their step
-// sizes are recomputed. An invoker gets its semaphore the first time it appears in a
-// list, sized from that report's UserMemoryMB; like OpenWhisk, later reports do not
-// resize it. Lendable figures are taken from every call.
+// sizes are recomputed. An invoker gets its semaphore the first time it is listed
+// healthy or with a UserMemoryMB above zero, sized from that report; like OpenWhisk,
+// later reports do not resize it. An invoker listed unhealthy with no memory is one
+// the controller has not heard from yet, and is not sized from that placeholder. Lendable figures are taken from every call.
 func (b *Balancer) UpdateInvokers(list []Invoker) error {
 	size := 0
 	seen := map[int]bool{}
@@ -262,7 +263,9 @@ func (b *Balancer) UpdateInvokers(list []Invoker) error {
 		cur.Invoker = inv
 		cur.lendCPU = max(0, inv.LendableCPUMillis)
 		cur.lendMem = max(0, inv.LendableMemoryMB)
-		if !cur.known {
+		// A controller lists invokers it has not heard from yet (ids below the highest
+		// that pinged) with no memory: sizing waits for a report.
+		if !cur.known && (inv.UserMemoryMB > 0 || inv.Healthy) {
 			cur.known = true
 			cur.sem = newSemaphore(b.permits(inv.UserMemoryMB))
 		}
@@ -323,7 +326,7 @@ func (b *Balancer) Schedule(now time.Time, req Request) (Placement, error) {
 		inv := &b.invokers[first+i]
 		walk = append(walk, Candidate{
 			Invoker:           inv.ID,
-			Fits:              inv.Healthy && inv.sem.fits(key, c, req.MemoryMB),
+			Fits:              inv.Healthy && inv.sem != nil && inv.sem.fits(key, c, req.MemoryMB),
 			LendableCPUMillis: inv.lendCPU,
 			LendableMemoryMB:  inv.lendMem,
 		})

@@ -122,6 +122,29 @@ func TestUpdateInvokers(t *testing.T) {
 			t.Errorf("after an empty list: %+v, want 3 unhealthy invokers", got)
 		}
 	})
+	// A controller that heard invoker 1 first lists invoker 0 as down with no memory;
+	// that placeholder must not size invoker 0's semaphore (it once left invoker 0 with
+	// the 128 MB floor, so a 256 MB action never fit there).
+	t.Run("a placeholder without memory does not size the semaphore", func(t *testing.T) {
+		b := newTestBalancer(t, Config{}, Invoker{ID: 0}, Invoker{ID: 1, UserMemoryMB: 256})
+		if err := b.UpdateInvokers(healthy(2, 256)); err != nil {
+			t.Fatal(err)
+		}
+		got := b.Invokers()
+		if got[0].CapacityMB != 256 || got[1].CapacityMB != 256 {
+			t.Fatalf("capacities %d and %d, want 256 and 256", got[0].CapacityMB, got[1].CapacityMB)
+		}
+		hello := Request{ActivationID: "a", Namespace: "guest", Action: "guest/wide", MemoryMB: 256}
+		first, err := b.Schedule(t0, hello)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hello.ActivationID = "b"
+		second, err := b.Schedule(t0, hello)
+		if err != nil || second.Forced || second.Invoker == first.Invoker {
+			t.Errorf("second placement %+v, %v; want the other invoker, not forced (first went to %d)", second, err, first.Invoker)
+		}
+	})
 	t.Run("permits are shared between controllers, floored at the minimum action memory", func(t *testing.T) {
 		b := newTestBalancer(t, Config{ClusterSize: 3},
 			Invoker{ID: 0, UserMemoryMB: 3072, Healthy: true}, Invoker{ID: 1, UserMemoryMB: 256, Healthy: true})
