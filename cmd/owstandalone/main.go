@@ -46,6 +46,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	policy := fs.String("policy", "sharding", "placement policy: sharding or harvest")
 	delivery := fs.String("delivery", "at-most-once", "invoker delivery: at-most-once or at-least-once")
 	harvestOn := fs.Bool("harvest", false, "harvest idle CPU and memory of over-provisioned actions and lend it to under-provisioned ones")
+	measure := fs.Bool("measure", false, "profile every activation and annotate its record, with CPU quotas as under --harvest, but lend nothing (the benchmark baseline)")
+	invokers := fs.Int("invokers", 1, "number of invokers, each with --user-memory")
+	cpus := fs.Float64("cpus", 0, "CPU cores each invoker's containers share under --harvest or --measure (default: host cores / invokers)")
+	prefix := fs.String("container-prefix", "wskstandalone", "name prefix of action containers; give each system on one Docker engine its own")
 	logLevel := fs.String("log-level", "info", "log level")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -76,7 +80,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	cfg := standalone.Config{DataDir: *dataDir, Listen: *listen, Manifest: manifest, UserMemoryMB: *memory,
-		Policy: *policy, Delivery: d, Harvest: *harvestOn}
+		Policy: *policy, Delivery: d, Harvest: *harvestOn, Measure: *measure, Invokers: *invokers, UserCPUs: *cpus,
+		ContainerPrefix: *prefix}
 	if *kafka != "" {
 		cfg.Kafka = strings.Split(*kafka, ",")
 	}

@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"sync"
 	"time"
 
@@ -55,8 +56,23 @@ type Config struct {
 	BlockingWait time.Duration
 	// Delivery of the invoker (default at-most-once).
 	Delivery broker.Delivery
-	// Harvest turns harvesting of idle CPU and memory on in the invoker.
+	// Harvest turns harvesting of idle CPU and memory on in the invokers.
 	Harvest bool
+	// Measure profiles every activation and annotates its record as harvesting does,
+	// with the same CPU quotas, but lends nothing: the baseline harvesting is
+	// compared with. Ignored when Harvest is set.
+	Measure bool
+	// Invokers is the number of invokers (default 1), each with UserMemoryMB of
+	// memory, sharing the host's Docker engine.
+	Invokers int
+	// UserCPUs is the CPU each invoker's containers share, in cores, split among
+	// them in proportion to their memory as CPU quotas; it applies when Harvest or
+	// Measure is set (default: the host's cores divided among the invokers).
+	UserCPUs float64
+	// ContainerPrefix names the action containers: <prefix><invoker>_… (default
+	// "wskstandalone"). Two systems on one Docker engine need different prefixes: an
+	// invoker removes the containers its prefix names when it starts and stops.
+	ContainerPrefix string
 }
 
 // System is a running standalone system.
@@ -68,8 +84,8 @@ type System struct {
 	docs    store.DocStore
 	brokers []string
 	ctrl    *controller.Controller
-	inv     *invoker.Invoker
-	sb      *sandbox.Sandbox
+	invs    []*invoker.Invoker
+	sbs     []*sandbox.Sandbox
 	docker  *docker.Client
 	ln      net.Listener
 }
@@ -88,6 +104,18 @@ func Start(ctx context.Context, cfg Config, log *zap.Logger) (*System, error) {
 	}
 	if cfg.UserMemoryMB == 0 {
 		cfg.UserMemoryMB = 2048
+	}
+	if cfg.Invokers == 0 {
+		cfg.Invokers = 1
+	}
+	if cfg.Invokers < 0 || cfg.Invokers > 64 {
+		return nil, fmt.Errorf("standalone: %d invokers: want 1 to 64", cfg.Invokers)
+	}
+	if cfg.UserCPUs < 0 {
+		return nil, fmt.Errorf("standalone: %v user CPUs: want a positive number", cfg.UserCPUs)
+	}
+	if cfg.ContainerPrefix == "" {
+		cfg.ContainerPrefix = "wskstandalone"
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
@@ -163,30 +191,40 @@ func Start(ctx context.Context, cfg Config, log *zap.Logger) (*System, error) {
 	}
 	var userCPUs float64
 	var hv invoker.HarvestConfig
-	if cfg.Harvest {
-		userCPUs = float64(runtime.NumCPU())
+	if cfg.Harvest || cfg.Measure {
+		userCPUs = cfg.UserCPUs
+		if userCPUs == 0 {
+			userCPUs = float64(runtime.NumCPU()) / float64(cfg.Invokers)
+		}
 		hv = invoker.HarvestConfig{Enabled: true, UserCPUs: userCPUs}
+		if !cfg.Harvest {
+			hv.Harvest.DisableCPU, hv.Harvest.DisableMemory = true, true
+		}
 	}
-	// Every action gets an in-memory /tmp, a quarter of the user memory for all of them,
-	// on disk under the data directory when that is spent.
-	s.sb, err = sandbox.New(sandbox.Config{Prefix: "wskstandalone0", UserMemoryMB: cfg.UserMemoryMB,
-		UserCPUs: userCPUs, PauseGrace: cfg.PauseGrace, Manifest: m,
-		Scratch: &sandbox.ScratchConfig{DiskRoot: filepath.Join(absDir(cfg.DataDir), "scratch"),
-			Ledger: memfs.Config{HostBytes: int64(cfg.UserMemoryMB/4) << 20}}}, s.docker, log, time.Now)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.sb.Start(ctx); err != nil {
-		return nil, fmt.Errorf("docker: %w", err)
-	}
-	s.inv, err = invoker.New(invoker.Config{
-		Instance: message.InvokerInstanceID{Instance: 0, UniqueName: "standalone",
-			UserMemory: message.ByteSize(cfg.UserMemoryMB) * message.Megabyte},
-		Brokers: s.brokers, Delivery: cfg.Delivery, MaxPeek: cfg.UserMemoryMB / 128,
-		WhisksDB: "whisks", ActivationsDB: "activations", SubjectsDB: "subjects", Harvest: hv,
-	}, m, s.docs, s.sb, log, time.Now)
-	if err != nil {
-		return nil, err
+	for i := range cfg.Invokers {
+		// Every action gets an in-memory /tmp, a quarter of the user memory for all of
+		// them, on disk under the data directory when that is spent.
+		sb, err := sandbox.New(sandbox.Config{Prefix: cfg.ContainerPrefix + strconv.Itoa(i), UserMemoryMB: cfg.UserMemoryMB,
+			UserCPUs: userCPUs, PauseGrace: cfg.PauseGrace, Manifest: m,
+			Scratch: &sandbox.ScratchConfig{DiskRoot: filepath.Join(absDir(cfg.DataDir), "scratch", strconv.Itoa(i)),
+				Ledger: memfs.Config{HostBytes: int64(cfg.UserMemoryMB/4) << 20}}}, s.docker, log.Named("invoker"+strconv.Itoa(i)), time.Now)
+		if err != nil {
+			return nil, err
+		}
+		s.sbs = append(s.sbs, sb)
+		if err := sb.Start(ctx); err != nil {
+			return nil, fmt.Errorf("docker: %w", err)
+		}
+		inv, err := invoker.New(invoker.Config{
+			Instance: message.InvokerInstanceID{Instance: i, UniqueName: "standalone" + strconv.Itoa(i),
+				UserMemory: message.ByteSize(cfg.UserMemoryMB) * message.Megabyte},
+			Brokers: s.brokers, Delivery: cfg.Delivery, MaxPeek: cfg.UserMemoryMB / 128,
+			WhisksDB: "whisks", ActivationsDB: "activations", SubjectsDB: "subjects", Harvest: hv,
+		}, m, s.docs, sb, log.Named("invoker"+strconv.Itoa(i)), time.Now)
+		if err != nil {
+			return nil, err
+		}
+		s.invs = append(s.invs, inv)
 	}
 	s.ln, err = net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -202,14 +240,16 @@ func (s *System) APIHost() string { return "http://" + s.ln.Addr().String() }
 // Brokers are the Kafka addresses in use.
 func (s *System) Brokers() []string { return s.brokers }
 
-// Run serves until ctx ends, then stops the invoker (draining it) and removes its containers.
+// Run serves until ctx ends, then stops the invokers (draining them) and removes their containers.
 func (s *System) Run(ctx context.Context) error {
 	defer s.close()
 	var wg sync.WaitGroup
-	errs := make(chan error, 2)
-	wg.Add(2)
+	errs := make(chan error, 1+len(s.invs))
+	wg.Add(1 + len(s.invs))
 	go func() { defer wg.Done(); errs <- s.ctrl.Serve(ctx, s.ln) }()
-	go func() { defer wg.Done(); errs <- s.inv.Run(ctx) }()
+	for _, inv := range s.invs {
+		go func() { defer wg.Done(); errs <- inv.Run(ctx) }()
+	}
 	wg.Wait()
 	close(errs)
 	var all []error
@@ -222,14 +262,14 @@ func (s *System) Run(ctx context.Context) error {
 }
 
 func (s *System) close() {
-	if s.sb != nil {
+	for _, sb := range s.sbs {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		if err := s.sb.Close(ctx); err != nil {
+		if err := sb.Close(ctx); err != nil {
 			s.log.Warn("removing containers", zap.Error(err))
 		}
 		cancel()
-		s.sb = nil
 	}
+	s.sbs = nil
 	if s.ctrl != nil {
 		_ = s.ctrl.Close()
 		s.ctrl = nil
