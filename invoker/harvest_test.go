@@ -35,6 +35,12 @@ func TestHarvestLenderAndPing(t *testing.T) {
 	if !ok || lent < 100 {
 		t.Fatalf("lent memory = %d, %v after 6 runs using %d MB of 512: annotations %+v", lent, ok, peak, last.Annotations)
 	}
+	if used, ok := last.Annotations.GetInt(invoker.AnnotationCPUMillisUsed); !ok || used < 100 {
+		t.Fatalf("cpuMs annotation = %d, %v after a 400 ms busy loop: %+v", used, ok, last.Annotations)
+	}
+	if inst, ok := last.Annotations.GetInt(invoker.AnnotationInvoker); !ok || inst != int64(h.cfg.Instance.Instance) {
+		t.Fatalf("invoker annotation = %d, %v, want %d", inst, ok, h.cfg.Instance.Instance)
+	}
 	if _, ok := last.Annotations.GetInt(invoker.AnnotationAllocCPUMillis); !ok {
 		t.Fatalf("no allocCpuMillis annotation: %+v", last.Annotations)
 	}

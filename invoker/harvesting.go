@@ -28,6 +28,8 @@ const (
 	AnnotationBorrowCPU      = "harvest.borrowedCpuMillis"
 	AnnotationCPUSeconds     = "harvest.cpuSeconds"
 	AnnotationThrottledMS    = "harvest.throttledMs"
+	AnnotationCPUMillisUsed  = "harvest.cpuMs"   // CPU time used, milliseconds
+	AnnotationInvoker        = "harvest.invoker" // the invoker instance that ran it
 )
 
 // HarvestConfig switches harvesting on and tunes it.
@@ -49,6 +51,8 @@ type harvester struct {
 	prof    *profile.Profiler
 	now     func() time.Time
 	metrics *harvestMetrics
+	// instance is the invoker's instance number, for the records' annotations.
+	instance int
 
 	mu      sync.Mutex // serialises the core and the resizes it hands out
 	core    *harvest.Harvester
@@ -68,7 +72,7 @@ type harvestMetrics struct {
 	bpfRuntime prometheus.Gauge
 }
 
-func newHarvester(cfg HarvestConfig, sb *sandbox.Sandbox, reg *prometheus.Registry, log *zap.Logger, now func() time.Time) (*harvester, error) {
+func newHarvester(cfg HarvestConfig, instance int, sb *sandbox.Sandbox, reg *prometheus.Registry, log *zap.Logger, now func() time.Time) (*harvester, error) {
 	core, err := harvest.New(cfg.Harvest)
 	if err != nil {
 		return nil, err
@@ -98,7 +102,7 @@ func newHarvester(cfg HarvestConfig, sb *sandbox.Sandbox, reg *prometheus.Regist
 	}
 	reg.MustRegister(m.resizes, m.events, m.failed, m.lendCPU, m.lendMem, m.debt, m.predError, m.bpfRuntime)
 	log.Info("harvesting on", zap.String("cpuSource", prof.Source()), zap.Float64("userCPUs", cfg.UserCPUs))
-	return &harvester{cfg: cfg, log: log.Named("harvest"), sb: sb, prof: prof, now: now, metrics: m,
+	return &harvester{cfg: cfg, instance: instance, log: log.Named("harvest"), sb: sb, prof: prof, now: now, metrics: m,
 		core: core, tracked: map[string]bool{}, alloc: map[string]int{}, noKill: map[string]bool{}}, nil
 }
 
@@ -183,12 +187,14 @@ func (h *harvester) end(ctx context.Context, st *started, act *message.WhiskActi
 	}
 	anns := message.Parameters{
 		message.IntParam(AnnotationAllocCPUMillis, int64(st.alloc.CPUMillis)),
+		message.IntParam(AnnotationInvoker, int64(h.instance)),
 	}
 	if p.Samples > 0 {
 		anns = append(anns,
 			message.IntParam(AnnotationPeakMemMB, int64(p.PeakMemoryMB)),
 			message.IntParam(AnnotationPeakCPUMillis, int64(p.PeakCPUMillis)),
 			message.IntParam(AnnotationCPUSeconds, sum.CPU.Milliseconds()/1000),
+			message.IntParam(AnnotationCPUMillisUsed, sum.CPU.Milliseconds()),
 			message.IntParam(AnnotationThrottledMS, sum.Throttled.Milliseconds()))
 	}
 	if size.MemoryMB == 0 {

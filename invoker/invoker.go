@@ -148,7 +148,7 @@ func New(cfg Config, m *manifest.Manifest, s store.DocStore, sb *sandbox.Sandbox
 			Help: "Memory of all action containers of the pool (busy, warm, paused, prewarm, starting)."},
 			func() float64 { return float64(sb.MemoryInUse()) * (1 << 20) }))
 	if cfg.Harvest.Enabled {
-		inv.harvester, err = newHarvester(cfg.Harvest, sb, met.reg, log, now)
+		inv.harvester, err = newHarvester(cfg.Harvest, cfg.Instance.Instance, sb, met.reg, log, now)
 		if err != nil {
 			return nil, fmt.Errorf("harvest: %w", err)
 		}

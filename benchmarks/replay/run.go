@@ -25,6 +25,7 @@ const (
 	annLentCPUMillis  = "harvest.lentCpuMillis"
 	annBorrowedCPU    = "harvest.borrowedCpuMillis"
 	annInvoker        = "harvest.invoker"
+	annCPUMs          = "harvest.cpuMs"
 )
 
 // Config says where and how to replay.
@@ -246,6 +247,10 @@ func fill(row *Row, a *activation, start time.Time) {
 			row.Error = s
 			row.OOM = row.Status != "success" && strings.Contains(s, "exhausted its memory")
 		}
+	}
+	if row.CPUMs == 0 {
+		// The action did not answer (killed, timed out): the invoker's profile says.
+		row.CPUMs = int64(get(annCPUMs))
 	}
 }
 
