@@ -14,7 +14,8 @@
 #   4. results/README.md putting it together.
 #
 # Knobs (environment): BENCH_SEED (1), BENCH_COMPRESS (12: 60 trace minutes in 5),
-# BENCH_MINUTES (60), BENCH_MEMORY (user memory per invoker, 1024 MB),
+# BENCH_MINUTES (60), BENCH_MEMORY (user memory per invoker, 2048 MB), BENCH_CPUS (cores per
+# invoker, default all of the host's: each invoker models a host of its own),
 # BENCH_SKIP_TRACE / BENCH_SKIP_MICRO (1 to skip a part), BENCH_OUT (results dir).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -23,9 +24,10 @@ out=${BENCH_OUT:-$root/benchmarks/results}
 seed=${BENCH_SEED:-1}
 compress=${BENCH_COMPRESS:-12}
 minutes=${BENCH_MINUTES:-60}
-memory=${BENCH_MEMORY:-1024}
+memory=${BENCH_MEMORY:-2048}
 invokers=2
 cores=$(nproc)
+cpus=${BENCH_CPUS:-$cores}
 trace_spec=libra:benchmarks/trace/testdata/freyr-60min/exp_openwhisk
 work=$(mktemp -d /tmp/owbench.XXXXXX)
 pids=()
@@ -50,7 +52,7 @@ standalone() {
   local port; port=$(free_port)
   api=http://127.0.0.1:$port
   bin/owstandalone --data-dir "$work/$label" --listen "127.0.0.1:$port" --invokers $invokers \
-    --user-memory "$memory" --container-prefix "wskbench${label//[^a-z]/}" "$@" >"$work/$label.out" 2>&1 &
+    --user-memory "$memory" --cpus "$cpus" --container-prefix "wskbench${label//[^a-z]/}" "$@" >"$work/$label.out" 2>&1 &
   sa_pid=$!
   pids+=("$sa_pid")
   for _ in $(seq 1 120); do
@@ -112,7 +114,7 @@ fi
   echo
   echo "Freyr's 60-minute sample of the Azure Functions 2019 trace (10 functions, seed $seed), $minutes trace minutes"
   echo "compressed ${compress}×, replayed open loop by owreplay against owstandalone with $invokers invokers of"
-  echo "$memory MB and $cores/$invokers cores each (CPU quotas in proportion to memory). Declared limits: 60 % of the"
+  echo "$memory MB and $cpus cores each, sharing this host's $cores (CPU quotas in proportion to memory). Declared limits: 60 % of the"
   echo "functions over-provisioned, 20 % under, 20 % right-sized (benchmarks/trace). Ratios are against \`none\`."
   echo
   [ -f "$out/trace/table.md" ] && cat "$out/trace/table.md"

@@ -67,7 +67,22 @@ type Profile struct {
 	// Samples is how many sample windows the peaks rest on; 0 means no profile (nothing is
 	// learnt).
 	Samples int
+	// CPUTime is the CPU the activation used, Throttled how long its container was held
+	// back by its CPU quota, Duration its run time. A container throttled for at least
+	// ThrottledShare of its run shows no more CPU than its quota gives; its demand is then
+	// estimated as CPUTime / (Duration − Throttled), what it used while it was allowed to
+	// run. For an activation that would not have been busy all the time the estimate is
+	// high; the prediction comes down again from unthrottled runs.
+	CPUTime, Throttled, Duration time.Duration
+	// OOMKilled says the kernel killed the activation at its memory limit: its demand is
+	// unknown but above the limit, and twice the limit is learnt, so that the next run
+	// borrows (when the pool has it) instead of dying the same way.
+	OOMKilled bool
 }
+
+// ThrottledShare is the share of an activation's run its container must have been
+// throttled for its CPU demand to be estimated above what it was seen using.
+const ThrottledShare = 0.1
 
 // Pool is the ledger of one resource, in millicores or MB.
 type Pool struct {
@@ -355,6 +370,10 @@ func (h *Harvester) End(now time.Time, activationID string, p Profile) error {
 	a := c.act
 	if p.Samples > 0 {
 		s := predict.Sample{InputBytes: a.InputBytes, CPUMillis: p.PeakCPUMillis, MemoryMB: p.PeakMemoryMB}
+		if p.Throttled > 0 && p.Duration > p.Throttled && float64(p.Throttled) >= ThrottledShare*float64(p.Duration) {
+			demand := int(float64(p.CPUTime) / float64(p.Duration-p.Throttled) * 1000)
+			s.CPUMillis = max(s.CPUMillis, demand)
+		}
 		// A peak that reached a lender's reduced limit says only that the demand is at least
 		// that limit: learn the allocation instead, or the prediction could never grow.
 		if c.lent(CPU) > 0 && float64(s.CPUMillis) >= h.cfg.CPUSafeguard*float64(c.limit[CPU]) {
@@ -362,6 +381,9 @@ func (h *Harvester) End(now time.Time, activationID string, p Profile) error {
 		}
 		if c.lent(Memory) > 0 && float64(s.MemoryMB) >= h.cfg.MemorySafeguard*float64(c.limit[Memory]) {
 			s.MemoryMB = max(s.MemoryMB, c.alloc[Memory])
+		}
+		if p.OOMKilled {
+			s.MemoryMB = max(s.MemoryMB, c.alloc[Memory], 2*c.limit[Memory])
 		}
 		h.pred.Observe(a.Key, s)
 	}

@@ -207,6 +207,19 @@ func (d *driver) run(line string, first bool) (string, error) {
 		if p.PeakCPUMillis, err = a.int("cpu", 0); err == nil {
 			p.PeakMemoryMB, err = a.int("mem", 0)
 		}
+		var cpuTime, throttled, dur int
+		if err == nil {
+			cpuTime, err = a.int("cputime", 0)
+		}
+		if err == nil {
+			throttled, err = a.int("throttled", 0)
+		}
+		if err == nil {
+			dur, err = a.int("dur", 0)
+		}
+		ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
+		p.CPUTime, p.Throttled, p.Duration = ms(cpuTime), ms(throttled), ms(dur)
+		p.OOMKilled = a.flag("oom")
 		if err == nil {
 			if e := d.h.End(d.now, a.str("id", ""), p); e != nil {
 				out = append(out, "error: "+e.Error())

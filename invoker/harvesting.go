@@ -1,6 +1,7 @@
 package invoker
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"sync"
@@ -173,7 +174,9 @@ func (h *harvester) end(ctx context.Context, st *started, act *message.WhiskActi
 	sum, err := h.prof.Summary(st.containerID, st.start, now)
 	var p harvest.Profile
 	if err == nil && sum.Samples > 0 {
-		p = harvest.Profile{PeakCPUMillis: int(sum.PeakCPUCores * 1000), PeakMemoryMB: int(sum.PeakMemory >> 20), Samples: sum.Samples}
+		p = harvest.Profile{PeakCPUMillis: int(sum.PeakCPUCores * 1000), PeakMemoryMB: int(sum.PeakMemory >> 20), Samples: sum.Samples,
+			CPUTime: sum.CPU, Throttled: sum.Throttled, Duration: now.Sub(st.start),
+			OOMKilled: act.Response.StatusCode == message.StatusDeveloperError && bytes.Contains(act.Response.Result, []byte(message.TextMemoryExhausted))}
 	}
 	h.mu.Lock()
 	size, _ := h.core.Size(st.containerID)

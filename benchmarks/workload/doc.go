@@ -21,8 +21,12 @@
 // is close to the drawn value.
 //
 // The trace has no CPU figures. Each function draws a busy fraction once,
-// uniformly in [Options.CPU.Low, Options.CPU.High] (default 0.2–1.0 of a
-// core), from a stream of its own; the same seed gives the same fractions.
+// uniformly in [Options.CPU.Low, Options.CPU.High] (default 0.05–0.5 of a
+// core: most functions of the trace are short and spend much of their time
+// waiting on I/O), from a stream of its own; the same seed gives the same
+// fractions. Under OpenWhisk's memory-proportional CPU shares this makes a
+// function with a generous memory limit use less CPU than it is given and
+// one with a tight limit need more: the mismatch harvesting works on.
 //
 // # Declared limits
 //

@@ -33,7 +33,7 @@ type Options struct {
 	// RuntimeBaseMB is what the runtime holds by itself; it is subtracted from
 	// drawn memory (default 40 MB).
 	RuntimeBaseMB int
-	// CPU is the range of busy fractions (default 0.2–1.0).
+	// CPU is the range of busy fractions (default 0.05–0.5).
 	CPU CPURange
 	// Prefix names the actions: Prefix + the function's short name (default "replay-").
 	Prefix string
@@ -53,7 +53,7 @@ const (
 )
 
 // DefaultCPU is the default range of busy fractions.
-var DefaultCPU = CPURange{Low: 0.2, High: 1.0}
+var DefaultCPU = CPURange{Low: 0.05, High: 0.5}
 
 func (o *Options) defaults() error {
 	if o.Compression == 0 {

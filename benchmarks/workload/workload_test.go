@@ -44,8 +44,8 @@ func TestBuild(t *testing.T) {
 		if f.DeclaredMB < 128 || f.DeclaredMB > 512 || f.DeclaredMB%32 != 0 {
 			t.Errorf("function %d declares %d MB", i, f.DeclaredMB)
 		}
-		if f.CPU < 0.2 || f.CPU > 1 {
-			t.Errorf("function %d busy fraction %v outside [0.2, 1]", i, f.CPU)
+		if f.CPU < 0.05 || f.CPU > 0.5 {
+			t.Errorf("function %d busy fraction %v outside [0.05, 0.5]", i, f.CPU)
 		}
 		if f.Name != "replay-"+f.Key.Function {
 			t.Errorf("function %d named %q", i, f.Name)
