@@ -114,6 +114,17 @@ type started struct {
 	size        harvest.Size
 	prediction  predict.Prediction
 	start       time.Time
+	// runStart is when /run was sent. The profile learnt is the run's: a cold start's
+	// runtime boot and /init are one-off CPU bursts that would otherwise dominate the
+	// action's predicted peak for as long as it stays in the predictor's window.
+	runStart time.Time
+}
+
+// running marks the start of /run.
+func (st *started) running(t time.Time) {
+	if st != nil {
+		st.runStart = t
+	}
 }
 
 // begin admits an activation on its container: it predicts, tells the core, and resizes the
@@ -171,11 +182,15 @@ func (h *harvester) end(ctx context.Context, st *started, act *message.WhiskActi
 		return
 	}
 	now := h.now()
-	sum, err := h.prof.Summary(st.containerID, st.start, now)
+	from := st.start
+	if !st.runStart.IsZero() {
+		from = st.runStart
+	}
+	sum, err := h.prof.Summary(st.containerID, from, now)
 	var p harvest.Profile
 	if err == nil && sum.Samples > 0 {
 		p = harvest.Profile{PeakCPUMillis: int(sum.PeakCPUCores * 1000), PeakMemoryMB: int(sum.PeakMemory >> 20), Samples: sum.Samples,
-			CPUTime: sum.CPU, Throttled: sum.Throttled, Duration: now.Sub(st.start),
+			CPUTime: sum.CPU, Throttled: sum.Throttled, Duration: now.Sub(from),
 			OOMKilled: act.Response.StatusCode == message.StatusDeveloperError && bytes.Contains(act.Response.Result, []byte(message.TextMemoryExhausted))}
 	}
 	h.mu.Lock()

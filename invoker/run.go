@@ -154,6 +154,7 @@ func (inv *Invoker) run(ctx context.Context, msg *message.ActivationMessage) out
 	if start.IsZero() {
 		start = runStart
 	}
+	harvested.running(runStart)
 	version := msg.Action.Version
 	resp, err := lease.Proxy.Run(ctx, actionproxy.RunRequest{
 		Value:         runValue,

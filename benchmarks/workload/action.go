@@ -1,39 +1,41 @@
 package workload
 
 // ActionCode is the Node.js action every function of a plan runs. Parameters:
-// ms (run time when it gets the CPU it asks for), mb (memory to touch and hold)
-// and cpu (busy fraction of one core). It answers {ms, mb, cpu, cpuMs, wallMs}:
+// ms (run time when it gets the CPU it asks for), mb (memory to touch and hold,
+// reached gradually over the first half of the run) and cpu (busy fraction of
+// one core, spent evenly over the run). It answers {ms, mb, cpu, cpuMs, wallMs}:
 // what it was asked and what it got (CPU milliseconds spent, wall time taken).
 const ActionCode = `function main(p) {
   const ms = Math.max(0, Number(p.ms) || 0), mb = Math.max(0, Number(p.mb) || 0);
   const cpu = Math.min(1, Math.max(0, Number(p.cpu) || 0));
   const t0 = Date.now(), c0 = process.cpuUsage();
-  let hold = null;
-  if (mb > 0) hold = Buffer.alloc(Math.floor(mb * 1048576), 1);
+  const target = Math.floor(mb * 1048576), chunk = 4 << 20;
+  let hold = [], held = 0, sink = 0;
   const used = () => { const c = process.cpuUsage(c0); return (c.user + c.system) / 1000; };
   const work = ms * cpu;
-  let sink = 0;
   return new Promise((resolve) => {
-    const done = () => {
-      const out = { ms: ms, mb: mb, cpu: cpu, cpuMs: Math.round(used()), wallMs: Date.now() - t0, held: hold ? hold.length : 0 };
-      hold = null;
-      resolve(out);
-    };
-    const step = () => {
+    const tick = () => {
+      const el = Date.now() - t0;
+      // Memory grows to its target over the first half of the run.
+      const memDue = ms > 0 ? Math.min(target, target * el / (ms / 2)) : target;
+      while (held < memDue) { const n = Math.min(chunk, target - held); hold.push(Buffer.alloc(n, 1)); held += n; }
+      // CPU is spent at the pace cpu × wall time, in slices of at most 5 ms.
       let u = used();
-      const goal = Math.min(work, u + 5);
-      while (u < goal) {
+      const cpuDue = Math.min(work, cpu * Math.max(el, 1));
+      const stop = Math.min(cpuDue, u + 5);
+      while (u < stop) {
         for (let i = 0; i < 2000; i++) sink += Math.sqrt(i + sink % 7);
         u = used();
       }
-      const elapsed = Date.now() - t0;
-      if (u >= work) {
-        setTimeout(done, Math.max(0, ms - elapsed));
+      if (u >= work && held >= target && Date.now() - t0 >= ms) {
+        const out = { ms: ms, mb: mb, cpu: cpu, cpuMs: Math.round(used()), wallMs: Date.now() - t0, held: held };
+        hold = null;
+        resolve(out);
         return;
       }
-      setTimeout(step, Math.max(0, u / cpu - elapsed));
+      setTimeout(tick, u < cpuDue ? 0 : 5);
     };
-    if (work <= 0) setTimeout(done, ms); else step();
+    tick();
   });
 }
 `

@@ -5,10 +5,11 @@
 // # Synthetic actions
 //
 // Every sampled function becomes one action running the same Node.js code
-// (ActionCode). Each invocation passes {ms, mb, cpu}: the action touches mb
-// MB (a filled buffer it holds to the end), then runs for ms milliseconds,
-// spending the fraction cpu of that time on one core and sleeping the rest,
-// paced by its own CPU clock (process.cpuUsage). An invocation that gets
+// (ActionCode). Each invocation passes {ms, mb, cpu}: the action runs for ms
+// milliseconds, spending the fraction cpu of that time on one core (paced by
+// its own CPU clock, process.cpuUsage) and sleeping the rest, while its memory
+// grows to mb MB of filled buffers over the first half of the run, held to the
+// end. An invocation that gets
 // less CPU than it asks for — throttled by its container's quota, or
 // sharing a busy host — takes longer than ms: that is the effect harvesting
 // is meant to remove.
