@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"bytes"
 	"encoding/json"
 	"sync"
 
@@ -21,6 +22,12 @@ const (
 	// millicores. The excess of the peak over it is the extra CPU demand; without it
 	// the extra CPU demand is unknown (zero).
 	AnnotationAllocCPUMillis = "harvest.allocCpuMillis"
+	// AnnotationCPUMs and AnnotationThrottledMS are the CPU time the activation used and
+	// how long its quota held it back. A container throttled for a tenth of its run or
+	// more shows no more CPU than its quota; its demand is estimated, as the invoker's
+	// harvester does, as CPU time / (duration − throttled).
+	AnnotationCPUMs       = "harvest.cpuMs"
+	AnnotationThrottledMS = "harvest.throttledMs"
 )
 
 // demandWindow is how many recent observations per action the prediction covers.
@@ -52,19 +59,32 @@ func (d *demand) observe(a *message.WhiskActivation) {
 		return
 	}
 	extraCPU, extraMem := -1, -1
-	if peak, ok := a.Annotations.GetInt(AnnotationPeakMemMB); ok {
-		if raw, ok := a.Annotations.Get(message.AnnotationLimits); ok {
-			var l struct {
-				Memory *int64 `json:"memory"`
-			}
-			if json.Unmarshal(raw, &l) == nil && l.Memory != nil {
-				extraMem = int(max(peak-*l.Memory, 0))
-			}
+	var limit int64 = -1
+	if raw, ok := a.Annotations.Get(message.AnnotationLimits); ok {
+		var l struct {
+			Memory *int64 `json:"memory"`
+		}
+		if json.Unmarshal(raw, &l) == nil && l.Memory != nil {
+			limit = *l.Memory
 		}
 	}
-	if peak, ok := a.Annotations.GetInt(AnnotationPeakCPUMillis); ok {
-		if alloc, ok := a.Annotations.GetInt(AnnotationAllocCPUMillis); ok {
+	if peak, ok := a.Annotations.GetInt(AnnotationPeakMemMB); ok && limit >= 0 {
+		extraMem = int(max(peak-limit, 0))
+	}
+	// Killed at its memory limit: its demand is unknown but above it. Twice the limit,
+	// as the invoker's harvester learns it.
+	if limit > 0 && a.Response.StatusCode == message.StatusDeveloperError && bytes.Contains(a.Response.Result, []byte(message.TextMemoryExhausted)) {
+		extraMem = max(extraMem, int(limit))
+	}
+	if alloc, ok := a.Annotations.GetInt(AnnotationAllocCPUMillis); ok {
+		if peak, ok := a.Annotations.GetInt(AnnotationPeakCPUMillis); ok {
 			extraCPU = int(max(peak-alloc, 0))
+		}
+		used, ok1 := a.Annotations.GetInt(AnnotationCPUMs)
+		throttled, ok2 := a.Annotations.GetInt(AnnotationThrottledMS)
+		if ok1 && ok2 && a.Duration != nil && *a.Duration > throttled && throttled*10 >= *a.Duration {
+			demand := used * 1000 / (*a.Duration - throttled)
+			extraCPU = max(extraCPU, int(max(demand-alloc, 0)))
 		}
 	}
 	if extraCPU < 0 && extraMem < 0 {

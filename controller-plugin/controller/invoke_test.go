@@ -257,6 +257,17 @@ func TestDemand(t *testing.T) {
 	if cpu, mem := d.predict("guest/b"); cpu != 0 || mem != 0 {
 		t.Errorf("unknown action = %d, %d", cpu, mem)
 	}
+	// Killed at its 256 MB limit: 256 MB more. Throttled for 750 of 1000 ms while using
+	// 250 ms of CPU at a 250-millicore quota: it wanted a whole core, 750 more.
+	dur := int64(1000)
+	oom := act("guest/c", message.IntParam(AnnotationPeakMemMB, 256), message.IntParam(AnnotationPeakCPUMillis, 250),
+		message.IntParam(AnnotationAllocCPUMillis, 250), message.IntParam(AnnotationCPUMs, 250), message.IntParam(AnnotationThrottledMS, 750))
+	oom.Duration = &dur
+	oom.Response = message.ErrorTextResponse(message.StatusDeveloperError, message.TextMemoryExhausted)
+	d.observe(oom)
+	if cpu, mem := d.predict("guest/c"); cpu != 750 || mem != 256 {
+		t.Errorf("killed and throttled: predict = %d, %d; want 750, 256", cpu, mem)
+	}
 }
 
 func TestHealthActionDocument(t *testing.T) {
