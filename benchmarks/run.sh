@@ -14,8 +14,8 @@
 #   4. results/README.md putting it together.
 #
 # Knobs (environment): BENCH_SEED (1), BENCH_COMPRESS (12: 60 trace minutes in 5),
-# BENCH_MINUTES (60), BENCH_MEMORY (user memory per invoker, 2048 MB), BENCH_CPUS (cores per
-# invoker, default all of the host's: each invoker models a host of its own),
+# BENCH_MINUTES (60), BENCH_MEMORY (user memory per invoker, 4096 MB), BENCH_CPUS (cores per
+# invoker, default twice the host's: each invoker models a host of its own, 1 millicore per MB),
 # BENCH_SKIP_TRACE / BENCH_SKIP_MICRO (1 to skip a part), BENCH_OUT (results dir).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -24,10 +24,10 @@ out=${BENCH_OUT:-$root/benchmarks/results}
 seed=${BENCH_SEED:-1}
 compress=${BENCH_COMPRESS:-12}
 minutes=${BENCH_MINUTES:-60}
-memory=${BENCH_MEMORY:-2048}
+memory=${BENCH_MEMORY:-4096}
 invokers=2
 cores=$(nproc)
-cpus=${BENCH_CPUS:-$cores}
+cpus=${BENCH_CPUS:-$((cores * 2))}
 trace_spec=libra:benchmarks/trace/testdata/freyr-60min/exp_openwhisk
 work=$(mktemp -d /tmp/owbench.XXXXXX)
 pids=()

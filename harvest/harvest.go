@@ -656,3 +656,17 @@ func (h *Harvester) Size(containerID string) (Size, bool) {
 }
 
 func byID(c *container, id string) int { return cmp.Compare(c.id, id) }
+
+// HintPrediction turns a controller's hint of an activation's demand beyond its allocation
+// (learnt from its records on every invoker) into a prediction, for an invoker that has none
+// of its own for the action. It never predicts less than the allocation: a hint can make an
+// activation a borrower, never a lender. It returns a prediction that is not OK when the hint
+// asks for nothing extra.
+func HintPrediction(allocCPUMillis, allocMemoryMB, extraCPUMillis, extraMemoryMB int) predict.Prediction {
+	extraCPUMillis, extraMemoryMB = max(extraCPUMillis, 0), max(extraMemoryMB, 0)
+	if extraCPUMillis == 0 && extraMemoryMB == 0 {
+		return predict.Prediction{}
+	}
+	cpu, mem := allocCPUMillis+extraCPUMillis, allocMemoryMB+extraMemoryMB
+	return predict.Prediction{OK: true, CPUMillis: cpu, MemoryMB: mem, PeakCPUMillis: cpu, PeakMemoryMB: mem}
+}

@@ -493,3 +493,19 @@ func BenchmarkActivation(b *testing.B) {
 		})
 	}
 }
+
+func TestHintPrediction(t *testing.T) {
+	for _, tt := range []struct {
+		alloc, allocMem, cpu, mem int
+		want                      predict.Prediction
+	}{
+		{250, 128, 0, 0, predict.Prediction{}},
+		{250, 128, -5, 0, predict.Prediction{}},
+		{250, 128, 750, 0, predict.Prediction{OK: true, CPUMillis: 1000, MemoryMB: 128, PeakCPUMillis: 1000, PeakMemoryMB: 128}},
+		{250, 128, 0, 128, predict.Prediction{OK: true, CPUMillis: 250, MemoryMB: 256, PeakCPUMillis: 250, PeakMemoryMB: 256}},
+	} {
+		if got := HintPrediction(tt.alloc, tt.allocMem, tt.cpu, tt.mem); got != tt.want {
+			t.Errorf("HintPrediction(%d, %d, %d, %d) = %+v, want %+v", tt.alloc, tt.allocMem, tt.cpu, tt.mem, got, tt.want)
+		}
+	}
+}

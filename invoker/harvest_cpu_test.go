@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/owinvoker/owinvoker/invoker"
+	"github.com/owinvoker/owinvoker/invoker/message"
 )
 
 // TestHarvestCPULending: an action allocated a whole core that uses a quarter of it lends
@@ -176,4 +177,29 @@ func TestHarvestMemoryAfterOOM(t *testing.T) {
 		kills++
 	}
 	t.Fatalf("still killed after %d runs: the demand above the limit was never learnt", kills)
+}
+
+// TestHarvestHint: an action this invoker has never run arrives with the controller's
+// hint that it needs 128 MB beyond its 128 MB limit; it borrows on its first run instead
+// of being killed until the local predictor has samples.
+func TestHarvestHint(t *testing.T) {
+	h := newHarness(t, harnessOpts{harvest: true})
+	lender := `function main() { const end = Date.now() + 300; while (Date.now() < end) {} return {}; }`
+	needy := `function main() { const b = Buffer.alloc(200 << 20, 1); return {held: b.length}; }`
+	lrev := h.putAction("guest", "roomy", "nodejs:20", lender, map[string]any{
+		"limits": map[string]any{"timeout": 60000, "memory": 512, "logs": 10, "concurrency": 1}})
+	nrev := h.putAction("guest", "hinted", "nodejs:20", needy, map[string]any{
+		"limits": map[string]any{"timeout": 60000, "memory": 128, "logs": 10, "concurrency": 1}})
+	for i := range 6 {
+		if rec := h.runAndRecord(h.activation("guest", "roomy", lrev, true, "")); rec.Response.StatusCode != 0 {
+			t.Fatalf("lender run %d: %s", i, rec.Response.Result)
+		}
+	}
+	msg := h.activation("guest", "hinted", nrev, true, "")
+	msg.Harvest = &message.HarvestHint{ExtraMemoryMB: 128}
+	rec := h.runAndRecord(msg)
+	borrowed, _ := rec.Annotations.GetInt(invoker.AnnotationBorrowedMemMB)
+	if rec.Response.StatusCode != 0 || borrowed <= 0 {
+		t.Fatalf("first hinted run: %d %s, borrowed %d MB; want a success on borrowed memory", rec.Response.StatusCode, rec.Response.Result, borrowed)
+	}
 }

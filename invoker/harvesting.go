@@ -151,6 +151,10 @@ func (h *harvester) begin(ctx context.Context, msg *message.ActivationMessage, f
 	h.tracked[lease.ID] = true
 	h.alloc[lease.ID] = a.Limits.MemoryMB
 	pred := h.core.Predict(key, inputBytes)
+	if !pred.OK && msg.Harvest != nil {
+		// No history here; the controller has seen the action run elsewhere.
+		pred = harvest.HintPrediction(allocCPU, a.Limits.MemoryMB, msg.Harvest.ExtraCPUMillis, msg.Harvest.ExtraMemoryMB)
+	}
 	now := h.now()
 	size, err := h.core.Start(now, harvest.Activation{
 		ID: string(msg.ActivationID), Key: key, InputBytes: inputBytes, ContainerID: lease.ID, Warm: warm,

@@ -127,6 +127,12 @@ func (c *Controller) invoke(w http.ResponseWriter, r *http.Request, id *identity
 		c.failInternal(w, r, "build activation message", err)
 		return
 	}
+	// What the action is predicted to need beyond its allocation goes to the balancer and,
+	// as a hint, to the invoker, which may not have seen the action before.
+	extraCPU, extraMem := c.demand.predict(a.DocID())
+	if extraCPU > 0 || extraMem > 0 {
+		msg.Harvest = &message.HarvestHint{ExtraCPUMillis: extraCPU, ExtraMemoryMB: extraMem}
+	}
 	record, err := message.Marshal(msg)
 	if err != nil {
 		c.failInternal(w, r, "encode activation message", err)
@@ -143,7 +149,6 @@ func (c *Controller) invoke(w http.ResponseWriter, r *http.Request, id *identity
 		waiter, cancel = c.waits.add(aid)
 		defer cancel()
 	}
-	extraCPU, extraMem := c.demand.predict(a.DocID())
 	now := c.cfg.Now()
 	placed, err := c.balancer.Schedule(now, balancer.Request{
 		ActivationID:   string(aid),

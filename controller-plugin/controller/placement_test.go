@@ -125,7 +125,11 @@ func TestIntegrationHarvestPlacement(t *testing.T) {
 				if tc.toLender {
 					want, not = lender, home
 				}
-				want.next()
+				got := want.next()
+				// The invoker is told what the action needs beyond its allocation.
+				if got.Harvest == nil || got.Harvest.ExtraMemoryMB != 144 {
+					t.Errorf("activation %d carries harvest hint %+v, want 144 MB extra", i, got.Harvest)
+				}
 				not.none(200 * time.Millisecond)
 				t.Logf("activation %d on invoker%d", i, want.id)
 			}

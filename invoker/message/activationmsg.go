@@ -33,6 +33,16 @@ type ActivationMessage struct {
 	LockedArgs   map[string]string // key → encryption scheme; written as {} when nil
 	Cause        ActivationID      // parent activation; omitted when empty
 	TraceContext map[string]string // omitted when nil
+	// Harvest is owcontroller's hint of what the action needs beyond its allocation,
+	// learnt from its records on every invoker; omitted when nil. OpenWhisk's invoker
+	// ignores members it does not know, so the message stays readable by it.
+	Harvest *HarvestHint
+}
+
+// HarvestHint is an activation's predicted demand beyond its allocation.
+type HarvestHint struct {
+	ExtraCPUMillis int `json:"extraCpuMillis"`
+	ExtraMemoryMB  int `json:"extraMemoryMB"`
 }
 
 // DecodeActivationMessage decodes a record value from invoker<N>. Errors
@@ -80,8 +90,9 @@ func (m ActivationMessage) MarshalJSON() ([]byte, error) {
 		LockedArgs          map[string]string    `json:"lockedArgs"`
 		Cause               ActivationID         `json:"cause,omitempty"`
 		TraceContext        *map[string]string   `json:"traceContext,omitempty"`
+		Harvest             *HarvestHint         `json:"harvest,omitempty"`
 	}{m.TransID, m.Action, m.Revision, m.User, m.ActivationID, m.RootControllerIndex, m.Blocking,
-		m.Content, nonNilStrings(m.InitArgs), nonNilStringMap(m.LockedArgs), m.Cause, tc})
+		m.Content, nonNilStrings(m.InitArgs), nonNilStringMap(m.LockedArgs), m.Cause, tc, m.Harvest})
 }
 
 // UnmarshalJSON reads an activation message. All members but content,
@@ -133,6 +144,19 @@ func (m *ActivationMessage) parse(data []byte) error {
 	}
 	if _, err := o.opt("traceContext", func(raw json.RawMessage) error {
 		return parseStringMap(raw, &v.TraceContext)
+	}); err != nil {
+		return err
+	}
+	if _, err := o.opt("harvest", func(raw json.RawMessage) error {
+		var h HarvestHint
+		if err := json.Unmarshal(raw, &h); err != nil {
+			return err
+		}
+		if h.ExtraCPUMillis < 0 || h.ExtraMemoryMB < 0 {
+			return fmt.Errorf("negative extra demand %+v", h)
+		}
+		v.Harvest = &h
+		return nil
 	}); err != nil {
 		return err
 	}

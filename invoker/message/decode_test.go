@@ -125,6 +125,8 @@ func TestActivationMessageMalformed(t *testing.T) {
 		{"lockedArgs value", set(map[string]any{"k": 1}, "lockedArgs"), `field "lockedArgs": field "k": expected a string, got number`},
 		{"bad cause", set("nope", "cause"), `field "cause": activation id is 4 characters long`},
 		{"traceContext array", set([]any{}, "traceContext"), `field "traceContext": expected an object, got array`},
+		{"harvest hint string", set("lots", "harvest"), `field "harvest": json: cannot unmarshal string`},
+		{"negative harvest hint", set(map[string]any{"extraCpuMillis": 1, "extraMemoryMB": -5}, "harvest"), `field "harvest": negative extra demand`},
 		{"bad action name", set("a/b", "action", "name"), `field "action": field "name": "a/b" is not a legal entity name`},
 		{"bad path", set("gu est!", "action", "path"), `field "action": field "path": path "gu est!": segment`},
 		{"bad version", set("0.0.0", "action", "version"), `field "action": field "version": bad semantic version "0.0.0"`},
@@ -146,6 +148,32 @@ func TestActivationMessageMalformed(t *testing.T) {
 				t.Errorf("%v must not be ErrFPCMessage", err)
 			}
 		})
+	}
+}
+
+// TestActivationMessageHarvestHint: owcontroller's hint survives a round trip, and a
+// message without it encodes exactly as before (no member at all).
+func TestActivationMessageHarvestHint(t *testing.T) {
+	doc := readTestdata(t, "activation_message.json")
+	m, err := DecodeActivationMessage(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Harvest != nil {
+		t.Fatalf("hint %+v from a message without one", m.Harvest)
+	}
+	plain, _ := m.MarshalJSON()
+	if strings.Contains(string(plain), "harvest") {
+		t.Errorf("a message without a hint encodes one: %s", plain)
+	}
+	m.Harvest = &HarvestHint{ExtraCPUMillis: 750, ExtraMemoryMB: 128}
+	b, err := m.MarshalJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := DecodeActivationMessage(b)
+	if err != nil || back.Harvest == nil || *back.Harvest != *m.Harvest {
+		t.Errorf("round trip: %+v, %v", back, err)
 	}
 }
 
