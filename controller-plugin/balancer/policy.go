@@ -47,6 +47,9 @@ func (Sharding) Pick(_ *Request, walk []Candidate) int {
 // order among covering invokers keeps an action on its home invoker, and its warm
 // containers, whenever the home invoker can serve it.
 //
+// When no candidate covers both, the first that covers the memory is taken (an
+// activation short of memory is killed; one short of CPU is only slower).
+//
 // A request without predicted extra demand is covered everywhere, so it is placed
 // exactly as Sharding places it. (Libra ranks invokers by demand over cover, which
 // tries invokers with nothing to lend first; Harvest does not.)
@@ -54,11 +57,19 @@ type Harvest struct{}
 
 var _ Policy = Harvest{}
 
-// Pick implements Policy.
+// Pick implements Policy. When no invoker covers both, one that covers the memory is
+// preferred: memory short of the demand is an OOM kill, CPU short of it only slowness.
 func (Harvest) Pick(req *Request, walk []Candidate) int {
 	for i, c := range walk {
 		if c.Fits && c.LendableCPUMillis >= req.ExtraCPUMillis && c.LendableMemoryMB >= req.ExtraMemoryMB {
 			return i
+		}
+	}
+	if req.ExtraMemoryMB > 0 {
+		for i, c := range walk {
+			if c.Fits && c.LendableMemoryMB >= req.ExtraMemoryMB {
+				return i
+			}
 		}
 	}
 	return Sharding{}.Pick(req, walk)

@@ -62,6 +62,13 @@ func TestPick(t *testing.T) {
 			sharding: 1, harvest: 2,
 		},
 		{
+			// CPU short of the demand is slowness; memory short of it is an OOM kill.
+			name:     "nobody covers both: memory first",
+			extraCPU: 500, extra: 128,
+			walk:     []Candidate{cand(3, true, 100, 0), cand(1, true, 0, 256), cand(2, true, 400, 100)},
+			sharding: 0, harvest: 1,
+		},
+		{
 			name:     "nobody covers: OpenWhisk's order",
 			extraCPU: 5000,
 			walk:     []Candidate{cand(3, false, 4000, 0), cand(1, true, 100, 0), cand(2, true, 1000, 0)},
