@@ -40,6 +40,9 @@ type SystemConfig struct {
 	// StemCells keeps the manifest's prewarmed containers (off by default: fewer
 	// containers, and every start is a cold start the test controls).
 	StemCells bool
+	// DockerHost is a Docker engine other than the machine's (a PrivateEngine); the
+	// System's client and every invoker it starts use it.
+	DockerHost string
 }
 
 // System is one test's view of an OpenWhisk deployment around invokers it starts: it
@@ -57,6 +60,8 @@ type System struct {
 	Docker   *client.Client
 	Manifest string // RUNTIMES_MANIFEST
 	Log      *zap.Logger
+	// DockerHost is SystemConfig.DockerHost.
+	DockerHost string
 
 	producer *broker.Producer
 }
@@ -66,7 +71,8 @@ type System struct {
 func NewSystem(tb testing.TB, bins Binaries, cfg SystemConfig) *System {
 	tb.Helper()
 	testenv.Docker(tb)
-	s := &System{TB: tb, Bins: bins, Kafka: cfg.Kafka, Prefix: testenv.UniqueName("rel") + "_", Log: zaptest.NewLogger(tb, zaptest.Level(zap.WarnLevel))}
+	s := &System{TB: tb, Bins: bins, Kafka: cfg.Kafka, Prefix: testenv.UniqueName("rel") + "_", Log: zaptest.NewLogger(tb, zaptest.Level(zap.WarnLevel)),
+		DockerHost: cfg.DockerHost}
 	if s.Kafka == "" {
 		s.Kafka = testenv.Kafka(tb)
 	}
@@ -83,7 +89,11 @@ func NewSystem(tb testing.TB, bins Binaries, cfg SystemConfig) *System {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { s.producer.Close() })
-	if s.Docker, err = client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation()); err != nil {
+	opts := []client.Opt{client.FromEnv, client.WithAPIVersionNegotiation()}
+	if cfg.DockerHost != "" {
+		opts = append(opts, client.WithHost(cfg.DockerHost))
+	}
+	if s.Docker, err = client.NewClientWithOpts(opts...); err != nil {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { s.Docker.Close() })
@@ -204,6 +214,9 @@ func (s *System) StartInvoker(cfg InvokerConfig) *Invoker {
 		"CONFIG_whisk_invoker_delivery=" + cfg.Delivery,
 		"CONFIG_whisk_invoker_username=" + cfg.AdminUser, "CONFIG_whisk_invoker_password=" + cfg.AdminPassword,
 		"CONFIG_logback_log_level=DEBUG",
+	}
+	if s.DockerHost != "" {
+		env = append(env, "DOCKER_HOST="+s.DockerHost)
 	}
 	env = append(env, cfg.Env...)
 	inv := &Invoker{Cfg: cfg, Admin: "http://127.0.0.1:" + strconv.Itoa(admin), sys: s}
