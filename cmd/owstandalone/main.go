@@ -49,6 +49,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	measure := fs.Bool("measure", false, "profile every activation and annotate its record, with CPU quotas as under --harvest, but lend nothing (the benchmark baseline)")
 	invokers := fs.Int("invokers", 1, "number of invokers, each with --user-memory")
 	cpus := fs.Float64("cpus", 0, "CPU cores each invoker's containers share under --harvest or --measure (default: host cores / invokers)")
+	perMinute := fs.Int("invokes-per-minute", 60, "default per-namespace limit of invocations per minute (429 above it)")
+	concurrent := fs.Int("concurrent-invokes", 30, "default per-namespace limit of invocations in flight (429 above it)")
 	prefix := fs.String("container-prefix", "wskstandalone", "name prefix of action containers; give each system on one Docker engine its own")
 	logLevel := fs.String("log-level", "info", "log level")
 	if err := fs.Parse(args); err != nil {
@@ -81,7 +83,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	cfg := standalone.Config{DataDir: *dataDir, Listen: *listen, Manifest: manifest, UserMemoryMB: *memory,
 		Policy: *policy, Delivery: d, Harvest: *harvestOn, Measure: *measure, Invokers: *invokers, UserCPUs: *cpus,
-		ContainerPrefix: *prefix}
+		ContainerPrefix: *prefix, InvocationsPerMinute: *perMinute, ConcurrentInvocations: *concurrent}
 	if *kafka != "" {
 		cfg.Kafka = strings.Split(*kafka, ",")
 	}

@@ -69,6 +69,9 @@ type Config struct {
 	// them in proportion to their memory as CPU quotas; it applies when Harvest or
 	// Measure is set (default: the host's cores divided among the invokers).
 	UserCPUs float64
+	// InvocationsPerMinute and ConcurrentInvocations are the default per-namespace limits
+	// (OpenWhisk's 60 and 30 when zero).
+	InvocationsPerMinute, ConcurrentInvocations int
 	// ContainerPrefix names the action containers: <prefix><invoker>_… (default
 	// "wskstandalone"). Two systems on one Docker engine need different prefixes: an
 	// invoker removes the containers its prefix names when it starts and stops.
@@ -179,6 +182,7 @@ func Start(ctx context.Context, cfg Config, log *zap.Logger) (*System, error) {
 	s.ctrl, err = controller.New(controller.Config{
 		KafkaBrokers: s.brokers, Store: s.docs, Manifest: cfg.Manifest, Listen: cfg.Listen,
 		APIHost: "http://" + cfg.Listen, Policy: cfg.Policy, BlockingWait: cfg.BlockingWait,
+		Limits: controller.Limits{InvocationsPerMinute: cfg.InvocationsPerMinute, ConcurrentInvocations: cfg.ConcurrentInvocations},
 	}, log.Named("controller"))
 	if err != nil {
 		return nil, err
