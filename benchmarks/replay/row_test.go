@@ -94,6 +94,7 @@ func TestSummarizeAndSeries(t *testing.T) {
 	check("cold share", s.ColdShare, 1.0/3)
 	check("p99 latency", s.LatencyP99, 2100)
 	check("p50 latency", s.LatencyP50, 1100)
+	check("p99 latency of successes", s.SuccessP99, 1100)
 	// CPU: used 1.5 core·s of 1×1 + 0.5×2 = 2 allocated.
 	check("cpu utilisation", s.CPUUtilisation, 0.75)
 	// Memory: 100×1 + 100×2 (60 + 40 base) used of 200×1 + 256×2.

@@ -29,6 +29,9 @@ type Summary struct {
 	ColdShare                                        float64 // of activations with a record
 
 	LatencyP50, LatencyP90, LatencyP99 float64 // ms, client side, all answered invocations
+	// SuccessP50 and SuccessP99 are the latencies of successful invocations only (a failure
+	// such as an OOM kill often answers sooner than the success it replaces would).
+	SuccessP50, SuccessP99 float64
 	DurationP50, DurationP99           float64 // ms, activation durations
 	WaitP50, WaitP99                   float64 // ms
 
@@ -48,13 +51,14 @@ type Summary struct {
 // invoker does not report and for CPUBusy.
 func Summarize(label string, rows []Row, cap Capacity) Summary {
 	s := Summary{Label: label, Invocations: len(rows)}
-	var lat, dur, wait []float64
+	var lat, okLat, dur, wait []float64
 	recorded := 0
 	for i := range rows {
 		r := &rows[i]
 		switch r.Status {
 		case "success":
 			s.Succeeded++
+			okLat = append(okLat, r.LatencyMS)
 		case "application error":
 			s.AppErrors++
 		case "action developer error", "developer error":
@@ -87,6 +91,7 @@ func Summarize(label string, rows []Row, cap Capacity) Summary {
 		s.ColdShare = float64(s.ColdStarts) / float64(recorded)
 	}
 	s.LatencyP50, s.LatencyP90, s.LatencyP99 = quantile(lat, 0.5), quantile(lat, 0.9), quantile(lat, 0.99)
+	s.SuccessP50, s.SuccessP99 = quantile(okLat, 0.5), quantile(okLat, 0.99)
 	s.DurationP50, s.DurationP99 = quantile(dur, 0.5), quantile(dur, 0.99)
 	s.WaitP50, s.WaitP99 = quantile(wait, 0.5), quantile(wait, 0.99)
 
@@ -218,8 +223,8 @@ func (s Summary) Write(w io.Writer) error {
 	fmt.Fprintf(&b, "  failures: %d application, %d developer (%d OOM kills, %d timeouts), %d system, %d client\n",
 		s.AppErrors, s.DevErrors, s.OOMKills, s.Timeouts, s.SystemErrors, s.ClientErrors)
 	fmt.Fprintf(&b, "  cold starts: %d (%.1f %%)\n", s.ColdStarts, 100*s.ColdShare)
-	fmt.Fprintf(&b, "  latency ms: p50 %.0f  p90 %.0f  p99 %.0f;  duration p50 %.0f p99 %.0f;  wait p50 %.0f p99 %.0f\n",
-		s.LatencyP50, s.LatencyP90, s.LatencyP99, s.DurationP50, s.DurationP99, s.WaitP50, s.WaitP99)
+	fmt.Fprintf(&b, "  latency ms: p50 %.0f  p90 %.0f  p99 %.0f (successes: p50 %.0f p99 %.0f);  duration p50 %.0f p99 %.0f;  wait p50 %.0f p99 %.0f\n",
+		s.LatencyP50, s.LatencyP90, s.LatencyP99, s.SuccessP50, s.SuccessP99, s.DurationP50, s.DurationP99, s.WaitP50, s.WaitP99)
 	fmt.Fprintf(&b, "  utilisation (used/allocated): CPU %.1f %%, memory %.1f %%;  CPU busy %.1f %% of capacity over %.0f s\n",
 		100*s.CPUUtilisation, 100*s.MemoryUtilisation, 100*s.CPUBusy, s.SpanSec)
 	fmt.Fprintf(&b, "  harvested: CPU %.1f %%, memory %.1f %% of the allocation;  %d activations borrowed\n",

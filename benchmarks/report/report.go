@@ -33,13 +33,14 @@ func Table(w io.Writer, runs []Run) error {
 	}
 	base := runs[0].Summary
 	var b strings.Builder
-	b.WriteString("| configuration | invocations | p50 latency (ms) | p99 latency (ms) | p99 ratio | CPU utilisation | ratio | memory utilisation | ratio | OOM kills | timeouts | other failures | cold starts | harvested CPU / memory | borrowers |\n")
-	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	b.WriteString("| configuration | invocations | succeeded | p50 / p99 latency (ms) | p99 ratio | p50 / p99 of successes (ms) | ratio | CPU utilisation | ratio | memory utilisation | ratio | OOM kills | timeouts | other failures | cold starts | harvested CPU / memory | borrowers |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range runs {
 		s := r.Summary
 		other := s.AppErrors + s.DevErrors + s.SystemErrors + s.ClientErrors - s.OOMKills - s.Timeouts
-		fmt.Fprintf(&b, "| %s | %d | %.0f | %.0f | %s | %.1f %% | %s | %.1f %% | %s | %d | %d | %d | %.1f %% | %.1f %% / %.1f %% | %d |\n",
-			r.Label, s.Invocations, s.LatencyP50, s.LatencyP99, ratio(s.LatencyP99, base.LatencyP99),
+		fmt.Fprintf(&b, "| %s | %d | %d | %.0f / %.0f | %s | %.0f / %.0f | %s | %.1f %% | %s | %.1f %% | %s | %d | %d | %d | %.1f %% | %.1f %% / %.1f %% | %d |\n",
+			r.Label, s.Invocations, s.Succeeded, s.LatencyP50, s.LatencyP99, ratio(s.LatencyP99, base.LatencyP99),
+			s.SuccessP50, s.SuccessP99, ratio(s.SuccessP99, base.SuccessP99),
 			100*s.CPUUtilisation, ratio(s.CPUUtilisation, base.CPUUtilisation),
 			100*s.MemoryUtilisation, ratio(s.MemoryUtilisation, base.MemoryUtilisation),
 			s.OOMKills, s.Timeouts, other, 100*s.ColdShare, 100*s.HarvestedCPU, 100*s.HarvestedMemory, s.Borrowers)
