@@ -31,9 +31,9 @@ type Summary struct {
 	LatencyP50, LatencyP90, LatencyP99 float64 // ms, client side, all answered invocations
 	// SuccessP50 and SuccessP99 are the latencies of successful invocations only (a failure
 	// such as an OOM kill often answers sooner than the success it replaces would).
-	SuccessP50, SuccessP99 float64
-	DurationP50, DurationP99           float64 // ms, activation durations
-	WaitP50, WaitP99                   float64 // ms
+	SuccessP50, SuccessP99   float64
+	DurationP50, DurationP99 float64 // ms, activation durations
+	WaitP50, WaitP99         float64 // ms
 
 	// Utilisation over the replay (Σ used / Σ allocated, in resource·seconds).
 	CPUUtilisation    float64
