@@ -75,7 +75,12 @@ type Summary struct {
 
 // Summarize reduces the samples of one container, in time order, to the interval [start, end].
 // A window (At−Window, At] counts if it overlaps the interval; its CPU and throttled time count in
-// proportion to the overlap, its peaks in full (a peak cannot be placed inside a window). A first
+// proportion to the overlap, its memory peak in full (a peak cannot be placed inside a window).
+// Its CPU peak counts only when the window begins inside the interval, or when no window does
+// (an interval within one window): the window that straddles the start holds what ran before
+// it — for an activation's /run, the cold start's runtime boot and /init, a burst of a whole
+// core that is not the action's demand. A window that straddles the end holds only the idle
+// tail, which cannot raise a peak. A first
 // sample (Window 0) counts for memory when At lies in the interval. Covered < Duration means the
 // samples do not reach all of it yet: call again after the sample that ends after end has been
 // taken, or the history was too short.
@@ -84,6 +89,8 @@ func Summarize(samples []Sample, start, end time.Time) Summary {
 	if sum.Duration == 0 && !end.Equal(start) {
 		return sum
 	}
+	var straddling float64 // CPU peak of the window that begins before start
+	inside := false
 	for _, s := range samples {
 		from := s.At.Add(-s.Window)
 		if s.Window == 0 {
@@ -103,9 +110,17 @@ func Summarize(samples []Sample, start, end time.Time) Summary {
 		sum.Covered += ov
 		sum.CPU += time.Duration(frac * float64(s.CPUDelta))
 		sum.Throttled += time.Duration(frac * float64(s.ThrottledDelta))
-		sum.PeakCPUCores = max(sum.PeakCPUCores, s.CPUMillicores/1000)
+		if from.Before(start) {
+			straddling = max(straddling, s.CPUMillicores/1000)
+		} else {
+			inside = true
+			sum.PeakCPUCores = max(sum.PeakCPUCores, s.CPUMillicores/1000)
+		}
 		sum.PeakMemory = max(sum.PeakMemory, s.MemoryPeak, s.Memory)
 		sum.Samples++
+	}
+	if !inside {
+		sum.PeakCPUCores = straddling
 	}
 	return sum
 }

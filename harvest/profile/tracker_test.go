@@ -73,8 +73,18 @@ func TestSummarize(t *testing.T) {
 			want: Summary{Duration: 200 * ms, Covered: 200 * ms, CPU: 250 * ms, PeakCPUCores: 2, PeakMemory: 30, Throttled: 60 * ms, Samples: 2},
 		},
 		{
-			name: "cut windows count pro rata, peaks in full", start: at(150), end: at(225),
+			name: "cut windows count pro rata, peaks in full from windows that begin inside", start: at(150), end: at(225),
 			want: Summary{Duration: 75 * ms, Covered: 75 * ms, CPU: 25*ms + 50*ms, PeakCPUCores: 2, PeakMemory: 30, Throttled: 10*ms + 10*ms, Samples: 2},
+		},
+		{
+			// The window straddling the start ran 1 core, mostly before the interval (a cold
+			// start's /init before /run): not the interval's peak.
+			name: "the window straddling the start holds no CPU peak", start: at(50), end: at(200),
+			want: Summary{Duration: 150 * ms, Covered: 150 * ms, CPU: 50*ms + 50*ms, PeakCPUCores: 0.5, PeakMemory: 30, Throttled: 20 * ms, Samples: 2},
+		},
+		{
+			name: "within one window its peak is all there is", start: at(250), end: at(280),
+			want: Summary{Duration: 30 * ms, Covered: 30 * ms, CPU: 60 * ms, PeakCPUCores: 2, PeakMemory: 20, Throttled: 12 * ms, Samples: 1},
 		},
 		{
 			name: "inside one window", start: at(310), end: at(360),
