@@ -13,7 +13,7 @@ FUZZ_TARGETS ?= ./invoker/message:FuzzDecodeActivationMessage ./invoker/message:
 	./controller-plugin/controller:FuzzParseActionPut ./controller-plugin/controller:FuzzParsePayload
 FUZZ_TIME ?= 4s
 
-.PHONY: all build test test-unit lint fmt images run bench services-up services-down clean
+.PHONY: all build test test-unit lint fmt images run bench soak services-up services-down clean
 
 all: build
 
@@ -72,6 +72,19 @@ run: build
 bench: build
 	@if [ -x benchmarks/run.sh ]; then $(DEV)/docker.sh start && $(MAKE) --no-print-directory images && benchmarks/run.sh; \
 	else echo "bench: benchmarks/run.sh is not there yet"; fi
+
+# The soak runs (benchmarks/soak, RELIABILITY.md): SOAK long each, SOAK_RUN selects them
+# (TestSoakSteady: mixed load with memory, goroutines, files and containers sampled;
+# TestSoakKillInvoker: SIGKILLs under load in both delivery modes). Samples in
+# benchmarks/results/soak/.
+SOAK ?= 10m
+SOAK_RUN ?= TestSoak
+soak:
+	@set -euo pipefail; \
+	trap '$(DEV)/services.sh down >/dev/null 2>&1 || true' EXIT; \
+	eval "$$($(DEV)/services.sh up)"; \
+	$(MAKE) --no-print-directory images; \
+	OW_SOAK=$(SOAK) OW_SOAK_OUT=$(CURDIR)/benchmarks/results/soak $(GO) test -v -count=1 -timeout 3h -run '$(SOAK_RUN)' ./benchmarks/soak/
 
 services-up:
 	@$(DEV)/services.sh up

@@ -1,8 +1,12 @@
-// Package soak runs long fault campaigns with the reliability harness: an owinvoker under
-// steady load is killed (SIGKILL) and restarted at random moments, in both delivery modes,
-// and every activation is counted (sent, recorded, acked, lost, run twice, rerun after its
-// record). The tests skip unless OW_SOAK names a duration:
+// Package soak runs long campaigns with the reliability harness. TestSoakSteady drives a
+// mixed load (warm, cold, background, failing actions) through owcontroller's REST API into
+// an owinvoker and samples both processes' resident memory, threads and open files, the
+// invoker's goroutines and its containers; every series must end flat (CheckFlat).
+// TestSoakKillInvoker kills (SIGKILL) and restarts an owinvoker under steady load at random
+// moments, in both delivery modes, and counts every activation (sent, recorded, acked, lost,
+// run twice, rerun after its record). The tests skip unless OW_SOAK names a duration:
 //
+//	make soak                  # OW_SOAK=10m, samples in benchmarks/results/soak
 //	OW_SOAK=15m go test -v -timeout 2h ./benchmarks/soak/
 //
 // They need what `make test` starts (deploy/dev/services.sh up) and the runtime images.
