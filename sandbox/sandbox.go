@@ -57,6 +57,10 @@ type Config struct {
 	Registry     string // runtimes registry for managed images
 	Proxy        actionproxy.Config
 	TickInterval time.Duration // default 100 ms (pause grace resolution)
+	// ReconcileInterval: how often the pool is compared with the engine's list of our
+	// containers besides each reconnect of the event stream (default 30 s). It retries the
+	// removal of containers whose removal failed, e.g. while the engine was away.
+	ReconcileInterval time.Duration
 	// Scratch, when set, mounts an in-memory scratch directory into every container.
 	Scratch       *ScratchConfig
 	StemCellBoost bool // size stem cells from recent cold starts (default on via New)
@@ -80,6 +84,9 @@ func (c *Config) validate() error {
 	}
 	if c.TickInterval <= 0 {
 		c.TickInterval = 100 * time.Millisecond
+	}
+	if c.ReconcileInterval <= 0 {
+		c.ReconcileInterval = 30 * time.Second
 	}
 	return nil
 }
@@ -177,11 +184,14 @@ type Sandbox struct {
 	log    *zap.Logger
 	now    func() time.Time
 
-	mu       sync.Mutex
-	entries  map[*entry]struct{}
-	memUsed  int
-	waiters  *list.List // of *waiter
-	counter  int
+	mu      sync.Mutex
+	entries map[*entry]struct{}
+	memUsed int
+	waiters *list.List // of *waiter
+	counter int
+	// live: names of the containers being created or in the pool. A container of ours the
+	// engine lists under any other name is an orphan (its removal failed) and is removed.
+	live     map[string]struct{}
 	stemWant map[stemKey]int // desired stem cells
 	misses   map[stemKey][]time.Time
 	closed   bool
@@ -207,7 +217,7 @@ func New(cfg Config, d *docker.Client, log *zap.Logger, now func() time.Time) (*
 		now = time.Now
 	}
 	s := &Sandbox{cfg: cfg, docker: d, log: log.Named("sandbox"), now: now,
-		entries: map[*entry]struct{}{}, waiters: list.New(), stemWant: map[stemKey]int{},
+		entries: map[*entry]struct{}{}, live: map[string]struct{}{}, waiters: list.New(), stemWant: map[stemKey]int{},
 		misses: map[stemKey][]time.Time{}, roomCh: make(chan struct{}), stop: make(chan struct{})}
 	close(s.roomCh) // no one waits yet
 	if cfg.Scratch != nil {
@@ -553,6 +563,7 @@ func (s *Sandbox) carryOut(ctx context.Context, p *placement) (*Lease, error) {
 		if err != nil {
 			s.releaseScratch(spec.Name)
 			s.mu.Lock()
+			delete(s.live, spec.Name)
 			s.dropLocked(e)
 			s.dispatchLocked()
 			s.mu.Unlock()
@@ -612,8 +623,9 @@ func (s *Sandbox) spec(kind, image string, memoryMB int, part1, part2 string, pu
 	s.mu.Lock()
 	s.counter++
 	n := s.counter
-	s.mu.Unlock()
 	name := ContainerName(s.cfg.Prefix, n, part1, part2)
+	s.live[name] = struct{}{}
+	s.mu.Unlock()
 	spec := docker.Spec{
 		Name:         name,
 		Image:        image,
@@ -669,11 +681,16 @@ func (s *Sandbox) removeAsync(e *entry) {
 	}()
 }
 
+// removeContainer removes a container that has left the pool. Should the engine refuse
+// or be away, the container is an orphan from then on and reconcile removes it later.
 func (s *Sandbox) removeContainer(ctr docker.Container) {
+	s.mu.Lock()
+	delete(s.live, ctr.Name)
+	s.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	if err := s.docker.Remove(ctx, ctr.ID); err != nil {
-		s.log.Warn("remove container", zap.String("container", ctr.Name), zap.Error(err))
+		s.log.Warn("remove container (retried by reconcile)", zap.String("container", ctr.Name), zap.Error(err))
 	}
 	s.releaseScratch(ctr.Name)
 }
@@ -717,11 +734,22 @@ func (s *Sandbox) watch() {
 		<-s.stop
 		cancel()
 	}()
+	t := time.NewTicker(s.cfg.ReconcileInterval)
+	defer t.Stop()
 	for ctx.Err() == nil {
 		ids, errc := s.docker.Watch(ctx, LabelInvoker, s.cfg.Prefix)
 		s.reconcile(ctx)
-		for id := range ids {
-			s.markGone(id)
+	events:
+		for {
+			select {
+			case id, ok := <-ids:
+				if !ok {
+					break events
+				}
+				s.markGone(id)
+			case <-t.C:
+				s.reconcile(ctx)
+			}
 		}
 		if err := <-errc; err != nil {
 			s.log.Warn("container events", zap.Error(err))
@@ -733,7 +761,9 @@ func (s *Sandbox) watch() {
 	}
 }
 
-// reconcile marks gone every container of the pool the engine no longer runs.
+// reconcile marks gone every container of the pool the engine no longer runs, and removes
+// every container of ours the pool does not know: one whose removal failed (the engine was
+// stopping or away) or that a failed start left behind.
 func (s *Sandbox) reconcile(ctx context.Context) {
 	listed, err := s.docker.List(ctx, LabelInvoker, s.cfg.Prefix)
 	if err != nil {
@@ -753,9 +783,22 @@ func (s *Sandbox) reconcile(ctx context.Context) {
 			dead = append(dead, e.ctr.ID)
 		}
 	}
+	var orphans []docker.Listed
+	for _, l := range listed {
+		_, known := s.live[l.Name]
+		if !known && l.State != "removing" && strings.HasPrefix(l.Name, s.cfg.Prefix+"_") {
+			orphans = append(orphans, l)
+		}
+	}
 	s.mu.Unlock()
 	for _, id := range dead {
 		s.markGone(id)
+	}
+	for _, l := range orphans {
+		s.log.Info("removing orphaned container", zap.String("container", l.Name), zap.String("state", l.State))
+		if err := s.docker.Remove(ctx, l.ID); err != nil && ctx.Err() == nil {
+			s.log.Warn("remove orphaned container", zap.String("container", l.Name), zap.Error(err))
+		}
 	}
 }
 
@@ -939,6 +982,7 @@ func (s *Sandbox) startStemCellLocked(k stemKey) {
 		defer s.mu.Unlock()
 		if err != nil {
 			s.releaseScratch(spec.Name)
+			delete(s.live, spec.Name)
 			s.log.Warn("stem cell not started", zap.String("kind", k.kind), zap.Error(err))
 			s.dropLocked(e)
 			s.dispatchLocked()

@@ -22,6 +22,17 @@ import (
 
 func newScratchSandbox(t *testing.T, diskRoot string) *sandbox.Sandbox {
 	t.Helper()
+	// Action memory 256 MB: scratch = 256 − 128 (unknown heap) − 32 = 96 MiB. A tenant may
+	// hold 150 MiB, the host 250 MiB.
+	return newSandbox(t, func(c *sandbox.Config) {
+		c.Scratch = &sandbox.ScratchConfig{DiskRoot: diskRoot, Ledger: memfs.Config{HostBytes: 250 << 20, TenantBytes: 150 << 20}}
+	})
+}
+
+// newSandbox starts a sandbox on the machine's engine with the repository's runtimes (no
+// stem cells), 2048 MB of user memory and a fresh prefix; adjust changes its Config.
+func newSandbox(t *testing.T, adjust func(*sandbox.Config)) *sandbox.Sandbox {
+	t.Helper()
 	testenv.Docker(t)
 	root, err := testenv.RepoRoot()
 	if err != nil {
@@ -52,10 +63,11 @@ func newScratchSandbox(t *testing.T, diskRoot string) *sandbox.Sandbox {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { d.Close() })
-	// Action memory 256 MB: scratch = 256 − 128 (unknown heap) − 32 = 96 MiB. A tenant may
-	// hold 150 MiB, the host 250 MiB.
-	sb, err := sandbox.New(sandbox.Config{Prefix: "wsk" + testenv.UniqueName("s") + "0", UserMemoryMB: 2048, Manifest: m,
-		Scratch: &sandbox.ScratchConfig{DiskRoot: diskRoot, Ledger: memfs.Config{HostBytes: 250 << 20, TenantBytes: 150 << 20}}}, d, log, time.Now)
+	cfg := sandbox.Config{Prefix: "wsk" + testenv.UniqueName("s") + "0", UserMemoryMB: 2048, Manifest: m}
+	if adjust != nil {
+		adjust(&cfg)
+	}
+	sb, err := sandbox.New(cfg, d, log, time.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
