@@ -265,13 +265,18 @@ func (s *Sandbox) Start(ctx context.Context) error {
 	return nil
 }
 
+// named reports whether a container name is one this sandbox gives (see ContainerName).
+func (s *Sandbox) named(name string) bool {
+	return strings.HasPrefix(name, s.cfg.Prefix+"_")
+}
+
 func (s *Sandbox) removeLeftovers(ctx context.Context) error {
 	listed, err := s.docker.List(ctx, LabelInvoker, s.cfg.Prefix)
 	if err != nil {
 		return err
 	}
 	for _, l := range listed {
-		if !strings.HasPrefix(l.Name, s.cfg.Prefix+"_") {
+		if !s.named(l.Name) {
 			continue
 		}
 		s.log.Info("removing leftover container", zap.String("container", l.Name))
@@ -765,6 +770,9 @@ func (s *Sandbox) watch() {
 // every container of ours the pool does not know: one whose removal failed (the engine was
 // stopping or away) or that a failed start left behind.
 func (s *Sandbox) reconcile(ctx context.Context) {
+	// Bounded: an engine that accepts and never answers must not stall the event loop.
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
 	listed, err := s.docker.List(ctx, LabelInvoker, s.cfg.Prefix)
 	if err != nil {
 		if ctx.Err() == nil {
@@ -786,7 +794,7 @@ func (s *Sandbox) reconcile(ctx context.Context) {
 	var orphans []docker.Listed
 	for _, l := range listed {
 		_, known := s.live[l.Name]
-		if !known && l.State != "removing" && strings.HasPrefix(l.Name, s.cfg.Prefix+"_") {
+		if !known && l.State != "removing" && s.named(l.Name) {
 			orphans = append(orphans, l)
 		}
 	}
